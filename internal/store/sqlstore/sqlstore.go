@@ -1,0 +1,129 @@
+// Package sqlstore implements store.Store on database/sql for both SQLite
+// (modernc.org/sqlite) and PostgreSQL (pgx through its stdlib adapter). The
+// SQL is shared; the few differences live in Dialect.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+// execer is what *sql.DB and *sql.Tx have in common.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// DB is a store.Store over one or two database handles.
+type DB struct {
+	queries
+	writer *sql.DB
+	reader *sql.DB
+}
+
+// queries implements store.Queries. Outside a transaction r and w differ on
+// SQLite (a pool of readers and the one writer connection); inside one both
+// are the transaction.
+type queries struct {
+	d    Dialect
+	r, w execer
+	inTx bool
+}
+
+var _ store.Store = (*DB)(nil)
+
+// New wraps open handles. reader may be the same as writer.
+func New(d Dialect, writer, reader *sql.DB) *DB {
+	return &DB{queries: queries{d: d, r: reader, w: writer}, writer: writer, reader: reader}
+}
+
+// Dialect returns the backend's name.
+func (db *DB) Dialect() string { return db.d.Name() }
+
+// Ping checks both handles.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.writer.PingContext(ctx); err != nil {
+		return err
+	}
+	if db.reader != db.writer {
+		return db.reader.PingContext(ctx)
+	}
+	return nil
+}
+
+// Close closes the handles.
+func (db *DB) Close() error {
+	err := db.writer.Close()
+	if db.reader != db.writer {
+		err = errors.Join(err, db.reader.Close())
+	}
+	return err
+}
+
+// Writer returns the handle that writes, for tools such as benchmarks.
+func (db *DB) Writer() *sql.DB { return db.writer }
+
+// InTx runs fn in a transaction on the writer.
+func (db *DB) InTx(ctx context.Context, fn func(q store.Queries) error) (err error) {
+	tx, err := db.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			tx.Rollback()
+			panic(p)
+		}
+	}()
+	if err := fn(&queries{d: db.d, r: tx, w: tx, inTx: true}); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return db.mapErr(fmt.Errorf("commit: %w", err))
+	}
+	return nil
+}
+
+// mapErr turns driver uniqueness errors into store.ErrConflict.
+func (q *queries) mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if q.d.isUniqueViolation(err) {
+		return fmt.Errorf("%w: %v", store.ErrConflict, err)
+	}
+	return err
+}
+
+// notFound maps sql.ErrNoRows to store.ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	return err
+}
+
+// exec runs a write and reports store.ErrNotFound when it touched no row
+// and mustTouch is set.
+func (q *queries) exec(ctx context.Context, mustTouch bool, query string, args ...any) error {
+	res, err := q.w.ExecContext(ctx, query, args...)
+	if err != nil {
+		return q.mapErr(err)
+	}
+	if mustTouch {
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return store.ErrNotFound
+		}
+	}
+	return nil
+}

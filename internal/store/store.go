@@ -1,0 +1,115 @@
+// Package store defines Gatehouse's storage: one Store built from an
+// interface per aggregate, implemented for SQLite and PostgreSQL by
+// internal/store/sqlstore and checked by the conformance suite in
+// internal/store/storetest.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned when a looked-up row does not exist.
+var ErrNotFound = errors.New("store: not found")
+
+// ErrConflict is returned when a write breaks a uniqueness rule.
+var ErrConflict = errors.New("store: conflict")
+
+// Store is the whole storage layer.
+type Store interface {
+	Queries
+	// InTx runs fn in one transaction: every write made through q commits
+	// together (the change and its events), or none does.
+	InTx(ctx context.Context, fn func(q Queries) error) error
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	// Dialect is "sqlite" or "postgres".
+	Dialect() string
+	Close() error
+}
+
+// Queries is every aggregate's operations; the same set works inside and
+// outside a transaction.
+type Queries interface {
+	Settings
+	APIKeys
+	Idempotency
+	Organizations
+	Domains
+	Events
+}
+
+// Order is a list's sort direction by ID (that is, by creation time).
+type Order string
+
+// The orders WorkOS accepts; "normal" is treated as descending.
+const (
+	Asc  Order = "asc"
+	Desc Order = "desc"
+)
+
+// Page selects one page of a list in WorkOS's cursor style.
+type Page struct {
+	Limit  int
+	Before string
+	After  string
+	Order  Order
+}
+
+// PageInfo is a page's WorkOS list_metadata; empty means null.
+type PageInfo struct {
+	Before string
+	After  string
+}
+
+// Millis converts t to the stored form: Unix milliseconds.
+func Millis(t time.Time) int64 { return t.UnixMilli() }
+
+// FromMillis converts a stored Unix-milliseconds value back, in UTC.
+func FromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+// Settings is a small key/value table for install-wide values (client ID).
+type Settings interface {
+	// GetOrCreateSetting returns the stored value of key, storing value first
+	// if the key is new. Concurrent callers all see the first value stored.
+	GetOrCreateSetting(ctx context.Context, key, value string) (string, error)
+}
+
+// APIKey is a management API key; only its SHA-256 hash is stored.
+type APIKey struct {
+	ID         string
+	Name       string
+	Hash       []byte
+	Suffix     string
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+}
+
+// APIKeys stores API keys.
+type APIKeys interface {
+	// UpsertAPIKey stores k, or does nothing if a key with its hash exists.
+	UpsertAPIKey(ctx context.Context, k APIKey) error
+	APIKeyByHash(ctx context.Context, hash []byte) (APIKey, error)
+}
+
+// IdempotencyRecord remembers the answer to a POST sent with an Idempotency-Key.
+type IdempotencyRecord struct {
+	Scope       string // the API key ID and the key the client sent
+	RequestHash []byte
+	Status      int // 0 while the first request is still running
+	Body        []byte
+	CreatedAt   time.Time
+}
+
+// Idempotency stores idempotency records.
+type Idempotency interface {
+	// ReserveIdempotencyKey inserts r with Status 0 and returns true, or
+	// returns false and the existing record if the scope is taken.
+	ReserveIdempotencyKey(ctx context.Context, r IdempotencyRecord) (bool, IdempotencyRecord, error)
+	CompleteIdempotencyKey(ctx context.Context, scope string, status int, body []byte) error
+	// ReleaseIdempotencyKey forgets a reservation whose request failed
+	// before answering, so the client may retry.
+	ReleaseIdempotencyKey(ctx context.Context, scope string) error
+	DeleteIdempotencyBefore(ctx context.Context, t time.Time) error
+}
