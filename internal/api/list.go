@@ -38,7 +38,8 @@ func NewList[T any](items []T, info store.PageInfo) List[T] {
 func ParsePage(r *http.Request, defaultOrder store.Order) (store.Page, error) {
 	q := r.URL.Query()
 	p := store.Page{Limit: 10, Order: defaultOrder, Before: q.Get("before"), After: q.Get("after")}
-	if s := q.Get("limit"); s != "" {
+	// Old SDKs send limit=0 when the caller set none: take it as the default.
+	if s := q.Get("limit"); s != "" && s != "0" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 100 {
 			return p, errs.InvalidField("limit", "invalid", fmt.Sprintf("limit must be a whole number from 1 to 100, got %q.", s))

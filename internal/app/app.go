@@ -94,7 +94,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 			return nil, fmt.Errorf("client id: %w", err)
 		}
 	}
-	resolver, err := organization.NewDNSResolver(cfg.DNSResolver)
+	resolver, err := organization.NewDNSResolver(cfg.DNSResolver, cfg.DNSTimeout)
 	if err != nil {
 		return nil, err
 	}

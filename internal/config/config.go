@@ -23,6 +23,7 @@ type Config struct {
 	ClientID            string
 	RedirectURIs        []string
 	DNSResolver         string
+	DNSTimeout          time.Duration
 	AllowPrivateTargets bool
 	SecretKey           string
 	FrameAncestors      []string
@@ -70,6 +71,9 @@ func Load(fs *flag.FlagSet, args []string, env Env) (Config, error) {
 	var err error
 	if c.AllowPrivateTargets, err = parseBool(get("GATEHOUSE_ALLOW_PRIVATE_TARGETS", "false")); err != nil {
 		return c, fmt.Errorf("GATEHOUSE_ALLOW_PRIVATE_TARGETS: %w", err)
+	}
+	if c.DNSTimeout, err = time.ParseDuration(get("GATEHOUSE_DNS_TIMEOUT", "4s")); err != nil {
+		return c, fmt.Errorf("GATEHOUSE_DNS_TIMEOUT: %w", err)
 	}
 	if c.DomainCheckInterval, err = time.ParseDuration(get("GATEHOUSE_DOMAIN_CHECK_INTERVAL", "1m")); err != nil {
 		return c, fmt.Errorf("GATEHOUSE_DOMAIN_CHECK_INTERVAL: %w", err)

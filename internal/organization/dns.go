@@ -36,9 +36,10 @@ type DNSResolver struct {
 }
 
 // NewDNSResolver returns a resolver for server ("host:port"), or for the
-// servers in /etc/resolv.conf when server is empty.
-func NewDNSResolver(server string) (*DNSResolver, error) {
-	r := &DNSResolver{Timeout: 4 * time.Second}
+// servers in /etc/resolv.conf when server is empty. Each server gets timeout
+// to answer.
+func NewDNSResolver(server string, timeout time.Duration) (*DNSResolver, error) {
+	r := &DNSResolver{Timeout: timeout}
 	if server != "" {
 		if _, _, err := net.SplitHostPort(server); err != nil {
 			server = net.JoinHostPort(server, "53")

@@ -2,6 +2,7 @@ package organization
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
@@ -99,7 +100,7 @@ func (h *Handler) createDomain(w http.ResponseWriter, r *http.Request) error {
 	if err := api.DecodeJSON(r, &in); err != nil {
 		return err
 	}
-	if in.Domain == "" {
+	if strings.TrimSpace(in.Domain) == "" {
 		return errs.InvalidField("domain", "required", "domain is required.")
 	}
 	d, err := h.Svc.CreateDomain(r.Context(), in.OrganizationID, in.Domain)
