@@ -19,8 +19,11 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/events"
 	"github.com/gatehouse-dev/gatehouse/internal/id"
+	"github.com/gatehouse-dev/gatehouse/internal/netguard"
 	"github.com/gatehouse-dev/gatehouse/internal/organization"
 	"github.com/gatehouse-dev/gatehouse/internal/secrets"
+	"github.com/gatehouse-dev/gatehouse/internal/sso"
+	ssooidc "github.com/gatehouse-dev/gatehouse/internal/sso/oidc"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/store/postgres"
 	"github.com/gatehouse-dev/gatehouse/internal/store/sqlite"
@@ -38,6 +41,7 @@ type App struct {
 	ClientID string
 
 	Orgs *organization.Service
+	SSO  *sso.Service
 
 	handler http.Handler
 	workers []func(ctx context.Context)
@@ -99,6 +103,13 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 		return nil, err
 	}
 	a.Orgs = &organization.Service{Store: st, Resolver: resolver, Log: log}
+	guard := netguard.Guard{AllowPrivate: cfg.AllowPrivateTargets}
+	outbound := guard.Client(15 * time.Second)
+	a.SSO = &sso.Service{
+		Store: st, Orgs: a.Orgs, Sealer: a.Sealer, BaseURL: cfg.BaseURL, ClientID: a.ClientID,
+		RedirectURIs: cfg.RedirectURIs, Guard: guard, HTTP: outbound, OIDC: &ssooidc.Client{HTTP: outbound},
+		MetadataRefresh: cfg.SSOMetadataRefresh, Log: log,
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -106,6 +117,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 	r := api.Router{Mux: mux, Store: st}
 	(&organization.Handler{Svc: a.Orgs}).Routes(r)
 	(&events.Handler{Store: st}).Routes(r)
+	(&sso.Handler{Svc: a.SSO}).Routes(r)
 
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -128,6 +140,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 	a.workers = append(a.workers,
 		func(ctx context.Context) { a.Orgs.RunScheduler(ctx, cfg.DomainCheckInterval) },
 		func(ctx context.Context) { a.sweepIdempotency(ctx) },
+		func(ctx context.Context) { a.SSO.RunWorkers(ctx, time.Minute) },
 	)
 	return a, nil
 }

@@ -33,6 +33,9 @@ type Config struct {
 	BrandName           string
 	BrandColor          string
 	BrandLogoURL        string
+
+	// SSOMetadataRefresh is how often SAML IdP metadata URLs are fetched again.
+	SSOMetadataRefresh time.Duration
 }
 
 // Env reads one variable; tests pass a map-backed lookup.
@@ -77,6 +80,9 @@ func Load(fs *flag.FlagSet, args []string, env Env) (Config, error) {
 	}
 	if c.DomainCheckInterval, err = time.ParseDuration(get("GATEHOUSE_DOMAIN_CHECK_INTERVAL", "1m")); err != nil {
 		return c, fmt.Errorf("GATEHOUSE_DOMAIN_CHECK_INTERVAL: %w", err)
+	}
+	if c.SSOMetadataRefresh, err = time.ParseDuration(get("GATEHOUSE_SSO_METADATA_REFRESH", "12h")); err != nil {
+		return c, fmt.Errorf("GATEHOUSE_SSO_METADATA_REFRESH: %w", err)
 	}
 	return c, c.finish()
 }

@@ -38,6 +38,7 @@ type Queries interface {
 	Organizations
 	Domains
 	Events
+	SSO
 }
 
 // Order is a list's sort direction by ID (that is, by creation time).

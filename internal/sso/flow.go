@@ -1,0 +1,653 @@
+package sso
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	crewjam "github.com/crewjam/saml"
+
+	"github.com/gatehouse-dev/gatehouse/internal/api"
+	"github.com/gatehouse-dev/gatehouse/internal/events"
+	"github.com/gatehouse-dev/gatehouse/internal/id"
+	"github.com/gatehouse-dev/gatehouse/internal/sso/failure"
+	"github.com/gatehouse-dev/gatehouse/internal/sso/oidc"
+	ssosaml "github.com/gatehouse-dev/gatehouse/internal/sso/saml"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+// AuthorizeParams are the query parameters of GET /sso/authorize.
+type AuthorizeParams struct {
+	ClientID, RedirectURI, ResponseType, State string
+	Connection, Organization, Provider, Domain string
+	DomainHint, LoginHint                      string
+	CodeChallenge, CodeChallengeMethod         string
+	IPAddress, UserAgent                       string
+}
+
+// Outcome is where a browser goes after a step of the flow. When
+// RedirectURI is empty the error cannot be sent back to the host app (the
+// redirect_uri is not trusted, or an IdP-initiated login has nowhere to
+// land) and is shown as a page instead.
+type Outcome struct {
+	Location    string // on success: the IdP, or redirect_uri?code=
+	RedirectURI string // the trusted redirect_uri for an error
+	State       string
+	ErrorCode   string // OAuth-style error for the redirect
+	Err         *failure.Error
+}
+
+// ErrorLocation is the redirect_uri with error, error_description and state.
+func (o Outcome) ErrorLocation() string {
+	desc := ""
+	if o.Err != nil {
+		desc = o.Err.Message()
+	}
+	return withParams(o.RedirectURI, url.Values{"error": {o.ErrorCode}, "error_description": {desc}}, o.State)
+}
+
+func withParams(base string, v url.Values, state string) string {
+	if state != "" {
+		v.Set("state", state)
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return base
+	}
+	q := u.Query()
+	for k, vs := range v {
+		q[k] = vs
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func randomToken(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func hashToken(t string) []byte {
+	h := sha256.Sum256([]byte(t))
+	return h[:]
+}
+
+// newRequestID returns an ID usable as a SAML xs:ID, OIDC state and
+// RelayState: unguessable, URL-safe, starting with an underscore.
+func newRequestID() string {
+	b := make([]byte, 20)
+	rand.Read(b)
+	return "_" + hex.EncodeToString(b)
+}
+
+// Authorize starts a login: it checks the request, picks the connection,
+// stores the login in flight and returns the IdP URL.
+func (s *Service) Authorize(ctx context.Context, p AuthorizeParams) Outcome {
+	fail := func(errCode string, f *failure.Error) Outcome {
+		return Outcome{RedirectURI: "", State: p.State, ErrorCode: errCode, Err: f}
+	}
+	if p.RedirectURI == "" {
+		return fail("invalid_request", failure.Newf(failure.InvalidRequest, "redirect_uri is required"))
+	}
+	if !s.redirectAllowed(ctx, p.RedirectURI) {
+		return fail("invalid_request", failure.Newf(failure.InvalidRequest, "redirect_uri %q is not on the allow-list", p.RedirectURI))
+	}
+	// From here on errors go back to the (trusted) redirect_uri.
+	back := func(errCode string, f *failure.Error) Outcome {
+		return Outcome{RedirectURI: p.RedirectURI, State: p.State, ErrorCode: errCode, Err: f}
+	}
+	if p.ClientID != s.ClientID {
+		return back("invalid_client", failure.Newf(failure.InvalidRequest, "unknown client_id %q", p.ClientID))
+	}
+	if p.ResponseType != "code" {
+		return back("unsupported_response_type", failure.Newf(failure.InvalidRequest, "response_type must be code"))
+	}
+	if p.CodeChallenge != "" && p.CodeChallengeMethod != "S256" && p.CodeChallengeMethod != "plain" && p.CodeChallengeMethod != "" {
+		return back("invalid_request", failure.Newf(failure.InvalidRequest, "code_challenge_method must be S256 or plain"))
+	}
+	selectors := 0
+	for _, v := range []string{p.Connection, p.Organization, p.Provider, p.Domain} {
+		if v != "" {
+			selectors++
+		}
+	}
+	if selectors > 1 {
+		return back("invalid_request", failure.Newf(failure.InvalidRequest, "give exactly one of connection, organization, provider or domain"))
+	}
+	var conn store.Connection
+	var err error
+	switch {
+	case p.Connection != "":
+		conn, err = s.Store.GetConnection(ctx, p.Connection)
+		if errors.Is(err, store.ErrNotFound) {
+			return back("connection_invalid", failure.Newf(failure.ConnectionInvalid, "no connection %q", p.Connection))
+		}
+	case p.Organization != "":
+		conn, err = s.activeConnection(ctx, p.Organization)
+		if errors.Is(err, store.ErrNotFound) {
+			return back("organization_invalid", failure.Newf(failure.ConnectionInvalid, "organization %q has no active connection", p.Organization))
+		}
+	case p.Provider != "":
+		return back("invalid_request", failure.Newf(failure.InvalidRequest, "provider %q is not supported; use connection or organization", p.Provider))
+	default:
+		domain := p.Domain
+		if domain == "" {
+			domain = p.DomainHint
+		}
+		if domain == "" {
+			if _, d, ok := strings.Cut(p.LoginHint, "@"); ok {
+				domain = d
+			}
+		}
+		if domain == "" {
+			return back("invalid_request", failure.Newf(failure.InvalidRequest, "give one of connection, organization, domain_hint or login_hint"))
+		}
+		conn, err = s.connectionForDomain(ctx, domain)
+		if errors.Is(err, store.ErrNotFound) {
+			return back("domain_invalid", failure.Newf(failure.ConnectionInvalid, "no organization with an active connection has verified %q", strings.ToLower(domain)))
+		}
+	}
+	if err != nil {
+		return back("server_error", failure.New(failure.InternalError, err))
+	}
+	if conn.State != store.ConnectionActive {
+		f := failure.Newf(failure.ConnectionInactive, "connection %s is %s", conn.ID, conn.State)
+		s.recordFailure(ctx, conn, p.IPAddress, p.UserAgent, f)
+		return back("connection_invalid", f)
+	}
+	req := store.SSORequest{
+		ID: newRequestID(), ConnectionID: conn.ID, OrganizationID: conn.OrganizationID, RedirectURI: p.RedirectURI,
+		State: p.State, CodeChallenge: p.CodeChallenge, CodeChallengeMethod: p.CodeChallengeMethod,
+		IPAddress: p.IPAddress, UserAgent: p.UserAgent, CreatedAt: s.now(), ExpiresAt: s.now().Add(RequestLifetime),
+	}
+	if req.CodeChallenge != "" && req.CodeChallengeMethod == "" {
+		req.CodeChallengeMethod = "plain"
+	}
+	var location string
+	switch conn.Protocol {
+	case store.ProtocolSAML:
+		sp, err := s.serviceProvider(ctx, s.Store, conn, true)
+		if err == nil {
+			location, err = ssosaml.AuthnRequestURL(sp, req.ID, req.ID)
+		}
+		if err != nil {
+			f := failure.New(failure.InternalError, err)
+			s.recordFailure(ctx, conn, p.IPAddress, p.UserAgent, f)
+			return back("server_error", f)
+		}
+	case store.ProtocolOIDC:
+		req.Nonce, req.CodeVerifier = randomToken(24), randomToken(32)
+		cfg, err := s.oidcConfig(conn)
+		if err == nil {
+			location, err = s.OIDC.AuthURL(ctx, cfg, req.ID, req.Nonce, req.CodeVerifier, p.LoginHint)
+		}
+		if err != nil {
+			f, ok := failure.As(err)
+			if !ok {
+				f = failure.New(failure.InternalError, err)
+			}
+			s.recordFailure(ctx, conn, p.IPAddress, p.UserAgent, f)
+			return back("server_error", f)
+		}
+	}
+	err = s.Store.InTx(ctx, func(q store.Queries) error {
+		if err := q.CreateSSORequest(ctx, req); err != nil {
+			return fmt.Errorf("store sso request: %w", err)
+		}
+		return events.Append(ctx, q, EventSSOStarted, conn.OrganizationID, authEvent("started", conn, p.IPAddress, p.UserAgent, "", nil))
+	})
+	if err != nil {
+		return back("server_error", failure.New(failure.InternalError, err))
+	}
+	return Outcome{Location: location}
+}
+
+// activeConnection returns an organization's first active connection.
+func (s *Service) activeConnection(ctx context.Context, orgID string) (store.Connection, error) {
+	cs, err := s.Store.ConnectionsForOrganization(ctx, orgID)
+	if err != nil {
+		return store.Connection{}, err
+	}
+	for _, c := range cs {
+		if c.State == store.ConnectionActive {
+			return c, nil
+		}
+	}
+	return store.Connection{}, store.ErrNotFound
+}
+
+// connectionForDomain routes a domain to the active connection of the
+// organization that verified it.
+func (s *Service) connectionForDomain(ctx context.Context, domain string) (store.Connection, error) {
+	d, err := s.Store.VerifiedDomain(ctx, strings.ToLower(strings.TrimSpace(domain)))
+	if err != nil {
+		return store.Connection{}, err
+	}
+	return s.activeConnection(ctx, d.OrganizationID)
+}
+
+// serviceProvider builds the crewjam SP for a connection from the store.
+func (s *Service) serviceProvider(ctx context.Context, q store.Queries, c store.Connection, spInitiated bool) (*crewjam.ServiceProvider, error) {
+	certs, err := q.ListCertificates(ctx, c.ID)
+	if err != nil {
+		return nil, fmt.Errorf("certificates: %w", err)
+	}
+	cfg := ssosaml.Config{
+		EntityID: s.SPEntityID(c.ID), ACSURL: s.ACSURL(c.ID), MetadataURL: s.SPEntityID(c.ID),
+		IdPEntityID: c.SAML.IdPEntityID, IdPSSOURL: c.SAML.IdPSSOURL,
+		AllowIdPInitiated: c.SAML.AllowIdPInitiated && !spInitiated, AllowSHA1: c.SAML.AllowSHA1,
+		SignRequests: c.SAML.SignRequests,
+		ReplayCache:  replayCache{ctx: ctx, q: s.Store, prefix: c.ID + ":"},
+	}
+	for _, rec := range certs {
+		x, err := ssosaml.ParseCertificatePEM(rec.PEM)
+		if err != nil {
+			return nil, fmt.Errorf("stored certificate %s: %w", rec.Fingerprint, err)
+		}
+		cfg.Certificates = append(cfg.Certificates, x)
+	}
+	if c.SAML.SPKeySealed != "" {
+		pemKey, err := s.Sealer.Open(c.SAML.SPKeySealed, c.ID+"/saml_sp_key")
+		if err != nil {
+			return nil, fmt.Errorf("open sp key: %w", err)
+		}
+		if cfg.Key, err = ssosaml.ParseKey(pemKey); err != nil {
+			return nil, err
+		}
+		if cfg.Certificate, err = ssosaml.ParseCertificatePEM(c.SAML.SPCertificatePEM); err != nil {
+			return nil, fmt.Errorf("sp certificate: %w", err)
+		}
+	}
+	return ssosaml.NewServiceProvider(cfg)
+}
+
+// SPMetadata returns a connection's SP metadata XML.
+func (s *Service) SPMetadata(ctx context.Context, connID string) ([]byte, error) {
+	c, err := s.Get(ctx, connID)
+	if err != nil {
+		return nil, err
+	}
+	if c.Protocol != store.ProtocolSAML {
+		return nil, fmt.Errorf("connection %s is not SAML: %w", connID, store.ErrNotFound)
+	}
+	sp, err := s.serviceProvider(ctx, s.Store, c.Connection, false)
+	if err != nil {
+		return nil, err
+	}
+	return ssosaml.Metadata(sp)
+}
+
+// replayCache is crewjam's AssertionReplayCache on the database, so a
+// replayed assertion is refused on every node.
+type replayCache struct {
+	ctx    context.Context
+	q      store.SSO
+	prefix string
+}
+
+func (r replayCache) Consume(assertionID string, expiresAt time.Time) error {
+	err := r.q.ConsumeReplayKey(r.ctx, r.prefix+assertionID, expiresAt)
+	if errors.Is(err, store.ErrConflict) {
+		return crewjam.ErrAssertionReplayed
+	}
+	return err
+}
+
+// ACS handles a SAML Response posted to a connection's ACS.
+func (s *Service) ACS(ctx context.Context, connID, samlResponse, relayState, ip, ua string) Outcome {
+	conn, err := s.Store.GetConnection(ctx, connID)
+	if err != nil || conn.Protocol != store.ProtocolSAML {
+		return Outcome{ErrorCode: "connection_invalid", Err: failure.Newf(failure.ConnectionInvalid, "no SAML connection %q", connID)}
+	}
+	// Find the login this answers. A RelayState we did not issue may be an
+	// IdP's own (IdP-initiated); it is then ignored.
+	var req *store.SSORequest
+	if relayState != "" && len(relayState) <= 80 {
+		r, err := s.Store.TakeSSORequest(ctx, relayState)
+		switch {
+		case err == nil:
+			req = &r
+		case !errors.Is(err, store.ErrNotFound):
+			return s.samlFail(ctx, conn, nil, ip, ua, failure.New(failure.InternalError, err))
+		}
+	}
+	if req != nil && (req.ConnectionID != conn.ID || s.now().After(req.ExpiresAt)) {
+		return s.samlFail(ctx, conn, req, ip, ua, failure.Newf(failure.RequestUnknown, "the sign-in request expired or belongs to another connection"))
+	}
+	if conn.State != store.ConnectionActive {
+		return s.samlFail(ctx, conn, req, ip, ua, failure.Newf(failure.ConnectionInactive, "connection is %s", conn.State))
+	}
+	if req == nil && !conn.SAML.AllowIdPInitiated {
+		code := failure.IdPInitiatedOff
+		if relayState != "" {
+			code = failure.RequestUnknown
+		}
+		return s.samlFail(ctx, conn, nil, ip, ua, failure.Newf(code, ""))
+	}
+	raw, err := ssosaml.DecodeResponse(samlResponse)
+	if err != nil {
+		return s.samlFail(ctx, conn, req, ip, ua, asFailure(err))
+	}
+	sp, err := s.serviceProvider(ctx, s.Store, conn, req != nil)
+	if err != nil {
+		return s.samlFail(ctx, conn, req, ip, ua, failure.New(failure.InternalError, err))
+	}
+	var ids []string
+	if req != nil {
+		ids = []string{req.ID}
+	}
+	assertion, err := ssosaml.ValidateResponse(sp, raw, ids, conn.SAML.EncryptAssertions)
+	if err != nil {
+		return s.samlFail(ctx, conn, req, ip, ua, asFailure(err))
+	}
+	prof, ferr := s.samlProfile(conn, assertion)
+	if ferr != nil {
+		return s.samlFail(ctx, conn, req, ip, ua, ferr)
+	}
+	return s.succeed(ctx, conn, req, prof, ip, ua)
+}
+
+func asFailure(err error) *failure.Error {
+	if f, ok := failure.As(err); ok {
+		return f
+	}
+	return failure.New(failure.InternalError, err)
+}
+
+// landing returns where a login without a stored request (IdP-initiated)
+// lands: the connection's default redirect URI, else the install's.
+func (s *Service) landing(ctx context.Context, conn store.Connection) string {
+	if conn.SAML.DefaultRedirectURI != "" {
+		return conn.SAML.DefaultRedirectURI
+	}
+	return s.DefaultRedirectURI(ctx)
+}
+
+func (s *Service) samlFail(ctx context.Context, conn store.Connection, req *store.SSORequest, ip, ua string, f *failure.Error) Outcome {
+	s.recordFailure(ctx, conn, ip, ua, f)
+	o := Outcome{ErrorCode: oauthErrorCode(f.Code), Err: f}
+	if req != nil {
+		o.RedirectURI, o.State = req.RedirectURI, req.State
+	} else if f.Code != failure.ConnectionInvalid {
+		o.RedirectURI = s.landing(ctx, conn)
+	}
+	return o
+}
+
+// oauthErrorCode is the error= value sent to the host app.
+func oauthErrorCode(c failure.Code) string {
+	switch c {
+	case failure.ConnectionInvalid, failure.ConnectionInactive:
+		return "connection_invalid"
+	case failure.InternalError:
+		return "server_error"
+	case failure.IdPErrorStatus:
+		return "access_denied"
+	}
+	return "invalid_grant" // the IdP's answer was refused
+}
+
+// recordFailure appends authentication.sso_failed with the typed reason.
+func (s *Service) recordFailure(ctx context.Context, conn store.Connection, ip, ua string, f *failure.Error) {
+	if f.Code == failure.InternalError && s.Log != nil {
+		s.Log.ErrorContext(ctx, "sso internal error", "connection_id", conn.ID, "err", f.Err)
+	} else if s.Log != nil {
+		s.Log.InfoContext(ctx, "sso failed", "connection_id", conn.ID, "code", string(f.Code), "err", f)
+	}
+	err := s.Store.InTx(context.WithoutCancel(ctx), func(q store.Queries) error {
+		return events.Append(ctx, q, EventSSOFailed, conn.OrganizationID, authEvent("failed", conn, ip, ua, "", f))
+	})
+	if err != nil && s.Log != nil {
+		s.Log.ErrorContext(ctx, "record sso failure", "err", err)
+	}
+}
+
+// succeed issues a one-time code for prof and returns the redirect to the
+// host app.
+func (s *Service) succeed(ctx context.Context, conn store.Connection, req *store.SSORequest, prof Profile, ip, ua string) Outcome {
+	redirect, state := "", ""
+	var challenge, method string
+	if req != nil {
+		redirect, state, challenge, method = req.RedirectURI, req.State, req.CodeChallenge, req.CodeChallengeMethod
+	} else {
+		redirect = s.landing(ctx, conn)
+	}
+	if redirect == "" {
+		f := failure.Newf(failure.RequestUnknown, "IdP-initiated login has no default redirect URI; add one with POST /redirect_uris {default: true}")
+		s.recordFailure(ctx, conn, ip, ua, f)
+		return Outcome{ErrorCode: "invalid_request", Err: f}
+	}
+	body, err := json.Marshal(prof)
+	if err != nil {
+		return Outcome{RedirectURI: redirect, State: state, ErrorCode: "server_error", Err: failure.New(failure.InternalError, err)}
+	}
+	code := randomToken(32)
+	grant := store.SSOGrant{Hash: hashToken(code), ConnectionID: conn.ID, OrganizationID: conn.OrganizationID, Profile: body,
+		RedirectURI: redirect, CodeChallenge: challenge, CodeChallengeMethod: method, ExpiresAt: s.now().Add(CodeLifetime)}
+	err = s.Store.InTx(ctx, func(q store.Queries) error {
+		if err := q.CreateSSOCode(ctx, grant); err != nil {
+			return fmt.Errorf("store code: %w", err)
+		}
+		return events.Append(ctx, q, EventSSOSucceeded, conn.OrganizationID, authEvent("succeeded", conn, ip, ua, prof.Email, nil))
+	})
+	if err != nil {
+		return Outcome{RedirectURI: redirect, State: state, ErrorCode: "server_error", Err: failure.New(failure.InternalError, err)}
+	}
+	return Outcome{Location: withParams(redirect, url.Values{"code": {code}}, state)}
+}
+
+// OIDCCallback handles the provider's redirect back to a connection.
+func (s *Service) OIDCCallback(ctx context.Context, connID string, q url.Values, ip, ua string) Outcome {
+	conn, err := s.Store.GetConnection(ctx, connID)
+	if err != nil || conn.Protocol != store.ProtocolOIDC {
+		return Outcome{ErrorCode: "connection_invalid", Err: failure.Newf(failure.ConnectionInvalid, "no OIDC connection %q", connID)}
+	}
+	state := q.Get("state")
+	if state == "" || len(state) > 80 {
+		f := failure.Newf(failure.StateInvalid, "the callback has no valid state")
+		s.recordFailure(ctx, conn, ip, ua, f)
+		return Outcome{ErrorCode: "invalid_request", Err: f}
+	}
+	req, err := s.Store.TakeSSORequest(ctx, state)
+	if err != nil || req.ConnectionID != conn.ID || s.now().After(req.ExpiresAt) {
+		f := failure.Newf(failure.StateInvalid, "unknown, expired, used, or another connection's state")
+		s.recordFailure(ctx, conn, ip, ua, f)
+		return Outcome{ErrorCode: "invalid_request", Err: f}
+	}
+	fail := func(f *failure.Error) Outcome {
+		s.recordFailure(ctx, conn, ip, ua, f)
+		return Outcome{RedirectURI: req.RedirectURI, State: req.State, ErrorCode: oauthErrorCode(f.Code), Err: f}
+	}
+	if conn.State != store.ConnectionActive {
+		return fail(failure.Newf(failure.ConnectionInactive, "connection is %s", conn.State))
+	}
+	cfg, err := s.oidcConfig(conn)
+	if err != nil {
+		return fail(failure.New(failure.InternalError, err))
+	}
+	ident, err := s.OIDC.Callback(ctx, cfg, q, req.Nonce, req.CodeVerifier)
+	if err != nil {
+		return fail(asFailure(err))
+	}
+	prof, ferr := s.oidcProfile(conn, ident)
+	if ferr != nil {
+		return fail(ferr)
+	}
+	return s.succeed(ctx, conn, &req, prof, ip, ua)
+}
+
+func (s *Service) oidcConfig(c store.Connection) (oidc.Config, error) {
+	cfg := oidc.Config{Issuer: c.OIDC.Issuer, ClientID: c.OIDC.ClientID, Scopes: c.OIDC.Scopes, RedirectURL: s.OIDCRedirectURI(c.ID)}
+	if c.OIDC.ClientSecretSealed != "" {
+		b, err := s.Sealer.Open(c.OIDC.ClientSecretSealed, c.ID+"/oidc_client_secret")
+		if err != nil {
+			return cfg, fmt.Errorf("open client secret: %w", err)
+		}
+		cfg.ClientSecret = string(b)
+	}
+	return cfg, nil
+}
+
+// authEventData is the payload of authentication.sso_* events.
+type authEventData struct {
+	Type      string         `json:"type"`
+	Status    string         `json:"status"`
+	IPAddress *string        `json:"ip_address"`
+	UserAgent *string        `json:"user_agent"`
+	UserID    *string        `json:"user_id"`
+	Email     *string        `json:"email"`
+	SSO       authEventSSO   `json:"sso"`
+	Error     *authEventFail `json:"error,omitempty"`
+}
+
+type authEventSSO struct {
+	OrganizationID *string `json:"organization_id"`
+	ConnectionID   *string `json:"connection_id"`
+	SessionID      *string `json:"session_id"`
+}
+
+type authEventFail struct {
+	Code        string `json:"code"`
+	Message     string `json:"message"`
+	Explanation string `json:"explanation,omitempty"`
+	Fix         string `json:"fix,omitempty"`
+}
+
+func authEvent(status string, conn store.Connection, ip, ua, email string, f *failure.Error) authEventData {
+	d := authEventData{
+		Type: "sso", Status: status, IPAddress: api.StrPtr(ip), UserAgent: api.StrPtr(ua), Email: api.StrPtr(email),
+		SSO: authEventSSO{OrganizationID: api.StrPtr(conn.OrganizationID), ConnectionID: api.StrPtr(conn.ID)},
+	}
+	if f != nil {
+		r := failure.Catalogue[f.Code]
+		d.Error = &authEventFail{Code: string(f.Code), Message: f.Message(), Explanation: r.Explanation, Fix: r.Fix}
+	}
+	return d
+}
+
+// TokenParams are the fields of POST /sso/token, from the form, the JSON
+// body or the query.
+type TokenParams struct {
+	ClientID, ClientSecret, GrantType, Code, CodeVerifier string
+	// BearerKeys are the Authorization: Bearer values (GO7 sends the API
+	// key there as well as in the body).
+	BearerKeys []string
+}
+
+// OAuthError is an error of the token endpoint in OAuth's shape.
+type OAuthError struct {
+	Status      int
+	Code        string
+	Description string
+}
+
+func (e *OAuthError) Error() string { return e.Code + ": " + e.Description }
+
+// Token exchanges a one-time code for an access token and the profile.
+func (s *Service) Token(ctx context.Context, p TokenParams) (TokenResponse, error) {
+	if p.GrantType != "authorization_code" {
+		return TokenResponse{}, &OAuthError{400, "unsupported_grant_type", "grant_type must be authorization_code."}
+	}
+	if subtle.ConstantTimeCompare([]byte(p.ClientID), []byte(s.ClientID)) != 1 {
+		return TokenResponse{}, &OAuthError{400, "invalid_client", "client_id is not this Gatehouse's client ID."}
+	}
+	secrets := p.BearerKeys
+	if p.ClientSecret != "" {
+		secrets = []string{p.ClientSecret}
+	}
+	ok := false
+	for _, sec := range secrets {
+		if _, err := s.Store.APIKeyByHash(ctx, api.HashKey(sec)); err == nil {
+			ok = true
+			break
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return TokenResponse{}, fmt.Errorf("check client secret: %w", err)
+		}
+	}
+	if !ok {
+		return TokenResponse{}, &OAuthError{400, "invalid_client", "client_secret must be a valid API key."}
+	}
+	if p.Code == "" {
+		return TokenResponse{}, &OAuthError{400, "invalid_grant", "code is required."}
+	}
+	g, err := s.Store.TakeSSOCode(ctx, hashToken(p.Code))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && s.now().After(g.ExpiresAt)) {
+		return TokenResponse{}, &OAuthError{400, "invalid_grant", "The code is invalid, expired or already used."}
+	}
+	if err != nil {
+		return TokenResponse{}, fmt.Errorf("take code: %w", err)
+	}
+	if g.CodeChallenge != "" && !pkceMatches(g.CodeChallenge, g.CodeChallengeMethod, p.CodeVerifier) {
+		return TokenResponse{}, &OAuthError{400, "invalid_grant", "code_verifier does not match the code_challenge."}
+	}
+	var prof Profile
+	if err := json.Unmarshal(g.Profile, &prof); err != nil {
+		return TokenResponse{}, fmt.Errorf("stored profile: %w", err)
+	}
+	tok := randomToken(32)
+	g.Hash, g.ExpiresAt = hashToken(tok), s.now().Add(TokenLifetime)
+	if err := s.Store.CreateSSOToken(ctx, g); err != nil {
+		return TokenResponse{}, fmt.Errorf("store access token: %w", err)
+	}
+	return TokenResponse{TokenType: "Bearer", AccessToken: tok, ExpiresIn: int(TokenLifetime.Seconds()), Profile: prof}, nil
+}
+
+func pkceMatches(challenge, method, verifier string) bool {
+	if verifier == "" {
+		return false
+	}
+	want := verifier
+	if method == "S256" {
+		sum := sha256.Sum256([]byte(verifier))
+		want = base64.RawURLEncoding.EncodeToString(sum[:])
+	}
+	return subtle.ConstantTimeCompare([]byte(want), []byte(challenge)) == 1
+}
+
+// ErrNoAccessToken is returned by Profile when no bearer value is a live
+// access token.
+var ErrNoAccessToken = errors.New("no valid access token")
+
+// ProfileFor returns the profile of the first bearer value that is a live
+// access token. GO7 sends its API key as the first Authorization header;
+// the access token must then come as a second one.
+func (s *Service) ProfileFor(ctx context.Context, bearers []string) (Profile, error) {
+	for _, b := range bearers {
+		g, err := s.Store.GetSSOToken(ctx, hashToken(b))
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return Profile{}, fmt.Errorf("look up access token: %w", err)
+		}
+		if s.now().After(g.ExpiresAt) {
+			continue
+		}
+		var prof Profile
+		if err := json.Unmarshal(g.Profile, &prof); err != nil {
+			return Profile{}, fmt.Errorf("stored profile: %w", err)
+		}
+		return prof, nil
+	}
+	return Profile{}, ErrNoAccessToken
+}
+
+// newProfile fills the fields every profile has.
+func newProfile(conn store.Connection) Profile {
+	org := conn.OrganizationID
+	return Profile{
+		Object: "profile", ID: id.New("prof"), OrganizationID: &org, ConnectionID: conn.ID, ConnectionType: conn.Type,
+		Role: &RoleJSON{Slug: "member"}, Roles: []RoleJSON{{Slug: "member"}}, Groups: []string{},
+		CustomAttributes: map[string]any{}, RawAttributes: map[string]any{},
+	}
+}

@@ -1,0 +1,187 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Connection states, as WorkOS names them.
+const (
+	ConnectionDraft    = "draft"
+	ConnectionActive   = "active"
+	ConnectionInactive = "inactive"
+)
+
+// Connection protocols.
+const (
+	ProtocolSAML = "saml"
+	ProtocolOIDC = "oidc"
+)
+
+// Connection is an organization's SSO connection to its identity provider.
+type Connection struct {
+	ID             string
+	OrganizationID string
+	Type           string // WorkOS connection_type, e.g. "OktaSAML"
+	Name           string
+	State          string // draft | active | inactive
+	Protocol       string // saml | oidc
+	SAML           SAMLConfig
+	OIDC           OIDCConfig
+	// NextRefreshAt is when the IdP metadata URL is fetched next; zero =
+	// never (no metadata URL).
+	NextRefreshAt time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// SAMLConfig is a SAML connection's IdP and SP settings. It is stored as
+// one JSON document; IdP signing certificates live in their own table.
+type SAMLConfig struct {
+	IdPEntityID    string `json:"idp_entity_id,omitempty"`
+	IdPSSOURL      string `json:"idp_sso_url,omitempty"`
+	IdPMetadataURL string `json:"idp_metadata_url,omitempty"`
+	// IdPMetadataXML is the metadata last given or fetched.
+	IdPMetadataXML string `json:"idp_metadata_xml,omitempty"`
+	// MetadataFetchedAt and MetadataError report the last metadata fetch.
+	MetadataFetchedAt time.Time `json:"metadata_fetched_at,omitzero"`
+	MetadataError     string    `json:"metadata_error,omitempty"`
+	// AllowIdPInitiated accepts unsolicited responses (default true).
+	AllowIdPInitiated bool `json:"allow_idp_initiated"`
+	// SignRequests signs AuthnRequests with the SP key.
+	SignRequests bool `json:"sign_requests,omitempty"`
+	// EncryptAssertions advertises the SP certificate for encryption and
+	// requires encrypted assertions.
+	EncryptAssertions bool `json:"encrypt_assertions,omitempty"`
+	// SPKeySealed is the SP's private key (PKCS #8 PEM) sealed with the
+	// master key; SPCertificatePEM is its self-signed certificate.
+	SPKeySealed      string `json:"sp_key_sealed,omitempty"`
+	SPCertificatePEM string `json:"sp_certificate_pem,omitempty"`
+	// AllowSHA1 accepts RSA-SHA1 signatures (off by default).
+	AllowSHA1 bool `json:"allow_sha1,omitempty"`
+	// DefaultRedirectURI receives IdP-initiated logins; empty = the
+	// install's default redirect URI.
+	DefaultRedirectURI string `json:"default_redirect_uri,omitempty"`
+	// AttributeMap overrides the preset's attribute names, by profile
+	// field (email, first_name, last_name, groups, idp_id).
+	AttributeMap map[string]string `json:"attribute_map,omitempty"`
+}
+
+// OIDCConfig is an OIDC connection's relying-party settings.
+type OIDCConfig struct {
+	Issuer             string    `json:"issuer,omitempty"`
+	ClientID           string    `json:"client_id,omitempty"`
+	ClientSecretSealed string    `json:"client_secret_sealed,omitempty"`
+	Scopes             []string  `json:"scopes,omitempty"`
+	DiscoveredAt       time.Time `json:"discovered_at,omitzero"`
+	DiscoveryError     string    `json:"discovery_error,omitempty"`
+}
+
+// ConnectionFilter narrows ListConnections.
+type ConnectionFilter struct {
+	OrganizationID string
+	Type           string
+	Domain         string // a domain of the connection's organization
+	Search         string // case-insensitive substring of the name
+}
+
+// Certificate is one trusted IdP signing certificate of a SAML connection.
+type Certificate struct {
+	ConnectionID string
+	Fingerprint  string // lowercase hex SHA-256 of the DER
+	PEM          string
+	NotBefore    time.Time
+	NotAfter     time.Time
+	Source       string // "manual" | "metadata"
+	CreatedAt    time.Time
+}
+
+// SSORequest is a login in flight between /sso/authorize and the IdP's
+// answer. Its ID is the SAML AuthnRequest ID (and RelayState) or the OIDC
+// state.
+type SSORequest struct {
+	ID             string
+	ConnectionID   string
+	OrganizationID string
+	RedirectURI    string
+	State          string // the host app's state, echoed back
+	Nonce          string // OIDC nonce we sent
+	CodeVerifier   string // OIDC PKCE verifier we keep
+	// CodeChallenge and CodeChallengeMethod are the host app's PKCE
+	// challenge for the code we will issue (optional).
+	CodeChallenge       string
+	CodeChallengeMethod string
+	IPAddress           string
+	UserAgent           string
+	CreatedAt           time.Time
+	ExpiresAt           time.Time
+}
+
+// SSOGrant is a profile bound to a one-time code or an access token; only
+// the SHA-256 of the code or token is stored.
+type SSOGrant struct {
+	Hash           []byte
+	ConnectionID   string
+	OrganizationID string
+	Profile        []byte // the profile's JSON
+	RedirectURI    string
+	// CodeChallenge and CodeChallengeMethod carry the host app's PKCE
+	// challenge from the request to the code.
+	CodeChallenge       string
+	CodeChallengeMethod string
+	ExpiresAt           time.Time
+}
+
+// RedirectURI is an allow-listed redirect_uri of /sso/authorize.
+type RedirectURI struct {
+	ID        string
+	URI       string
+	Default   bool
+	CreatedAt time.Time
+}
+
+// SSO stores connections and the state of logins.
+type SSO interface {
+	CreateConnection(ctx context.Context, c Connection) error
+	UpdateConnection(ctx context.Context, c Connection) error
+	DeleteConnection(ctx context.Context, id string) error
+	GetConnection(ctx context.Context, id string) (Connection, error)
+	ListConnections(ctx context.Context, f ConnectionFilter, p Page) ([]Connection, PageInfo, error)
+	// ConnectionsForOrganization returns an organization's connections, oldest first.
+	ConnectionsForOrganization(ctx context.Context, orgID string) ([]Connection, error)
+	// ClaimDueMetadataRefresh returns up to limit connections whose
+	// NextRefreshAt has passed and moves it to next, so each refresh runs
+	// on one node.
+	ClaimDueMetadataRefresh(ctx context.Context, now, next time.Time, limit int) ([]Connection, error)
+
+	// PutCertificate inserts or replaces a certificate.
+	PutCertificate(ctx context.Context, c Certificate) error
+	DeleteCertificate(ctx context.Context, connectionID, fingerprint string) error
+	// DeleteCertificatesBySource removes a connection's certificates of one source.
+	DeleteCertificatesBySource(ctx context.Context, connectionID, source string) error
+	// ListCertificates returns a connection's certificates, oldest first.
+	ListCertificates(ctx context.Context, connectionID string) ([]Certificate, error)
+
+	CreateSSORequest(ctx context.Context, r SSORequest) error
+	// TakeSSORequest returns and deletes a request, so it is used once.
+	TakeSSORequest(ctx context.Context, id string) (SSORequest, error)
+
+	CreateSSOCode(ctx context.Context, g SSOGrant) error
+	// TakeSSOCode returns and deletes a code's grant, so it is used once.
+	TakeSSOCode(ctx context.Context, hash []byte) (SSOGrant, error)
+	CreateSSOToken(ctx context.Context, g SSOGrant) error
+	GetSSOToken(ctx context.Context, hash []byte) (SSOGrant, error)
+
+	// ConsumeReplayKey records key until expiresAt; ErrConflict if it is
+	// already recorded. The database makes this hold across nodes.
+	ConsumeReplayKey(ctx context.Context, key string, expiresAt time.Time) error
+	// DeleteExpiredSSO drops requests, codes, tokens and replay keys that
+	// expired before now.
+	DeleteExpiredSSO(ctx context.Context, now time.Time) error
+
+	// CreateRedirectURI adds r; ErrConflict if the URI is listed. A default
+	// one makes the others non-default.
+	CreateRedirectURI(ctx context.Context, r RedirectURI) error
+	ListRedirectURIs(ctx context.Context) ([]RedirectURI, error)
+	DeleteRedirectURI(ctx context.Context, id string) error
+}
