@@ -16,6 +16,8 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
+	"github.com/gatehouse-dev/gatehouse/internal/directory"
+	"github.com/gatehouse-dev/gatehouse/internal/directory/scim"
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/events"
 	"github.com/gatehouse-dev/gatehouse/internal/id"
@@ -41,7 +43,10 @@ type App struct {
 	ClientID string
 
 	Orgs *organization.Service
-	SSO  *sso.Service
+	// Directories is Directory Sync; SCIMLog buffers its SCIM request log.
+	Directories *directory.Service
+	SCIMLog     *scim.RequestLog
+	SSO         *sso.Service
 
 	handler http.Handler
 	workers []func(ctx context.Context)
@@ -117,6 +122,10 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 	r := api.Router{Mux: mux, Store: st}
 	(&organization.Handler{Svc: a.Orgs}).Routes(r)
 	(&events.Handler{Store: st}).Routes(r)
+	a.Directories = &directory.Service{Store: st, Sealer: a.Sealer, BaseURL: cfg.BaseURL, Log: log}
+	a.SCIMLog = &scim.RequestLog{Store: st, Log: log}
+	(&directory.Handler{Svc: a.Directories, FlushLog: a.SCIMLog.Flush}).Routes(r)
+	(&scim.Server{Svc: a.Directories, Log: a.SCIMLog, Logger: log}).Routes(r)
 	(&sso.Handler{Svc: a.SSO}).Routes(r)
 
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
@@ -140,6 +149,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 	a.workers = append(a.workers,
 		func(ctx context.Context) { a.Orgs.RunScheduler(ctx, cfg.DomainCheckInterval) },
 		func(ctx context.Context) { a.sweepIdempotency(ctx) },
+		a.SCIMLog.Run,
 		func(ctx context.Context) { a.SSO.RunWorkers(ctx, time.Minute) },
 	)
 	return a, nil

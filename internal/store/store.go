@@ -39,6 +39,7 @@ type Queries interface {
 	Domains
 	Events
 	SSO
+	Directories
 }
 
 // Order is a list's sort direction by ID (that is, by creation time).

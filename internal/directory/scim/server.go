@@ -1,0 +1,751 @@
+// Package scim is Gatehouse's SCIM 2.0 server (RFC 7643/7644) at
+// /scim/v2/{directory_id}/: Users, Groups and the discovery endpoints, with
+// filters translated to indexed SQL and PATCH as Okta and Entra ID really
+// send it. It is a thin layer over the directory service, which owns the
+// records and the dsync.* events.
+package scim
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/api"
+	"github.com/gatehouse-dev/gatehouse/internal/directory"
+	"github.com/gatehouse-dev/gatehouse/internal/id"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+	filter "github.com/scim2/filter-parser/v2"
+)
+
+// Limits.
+const (
+	// MaxBodyBytes bounds a request body; larger ones get 413.
+	MaxBodyBytes = 1 << 20
+	defaultCount = 100
+	maxCount     = 1000
+)
+
+// Server serves SCIM for every directory.
+type Server struct {
+	Svc    *directory.Service
+	Log    *RequestLog
+	Logger *slog.Logger
+}
+
+// Routes registers the SCIM endpoints; they authenticate with the
+// directory's bearer token, not the API key.
+func (s *Server) Routes(r api.Router) {
+	r.Public("/scim/v2/{dir}/{rest...}", http.HandlerFunc(s.ServeHTTP))
+}
+
+// recorder captures the status and the start of the body for the log.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	if r.body.Len() < maxLoggedBody {
+		r.body.Write(b[:min(len(b), maxLoggedBody-r.body.Len())])
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// request is one authenticated SCIM call.
+type request struct {
+	w    http.ResponseWriter
+	r    *http.Request
+	dir  store.Directory
+	base string
+	body []byte
+}
+
+// ServeHTTP authenticates, dispatches, maps errors to SCIM errors, marks
+// the directory linked on its first success and logs the request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	dirID := r.PathValue("dir")
+	rec := &recorder{ResponseWriter: w}
+	body, readErr := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	var failure *Error
+	known := false
+	func() {
+		defer func() {
+			// A bug must still answer in SCIM's error format, and be logged
+			// with its stack; http.ErrAbortHandler keeps its meaning.
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.Logger.ErrorContext(r.Context(), "scim: panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				if rec.status == 0 {
+					failure = writeError(rec, r, fmt.Errorf("panic: %v", p))
+				}
+			}
+		}()
+		if readErr != nil {
+			failure = writeError(rec, r, badRequest(TypeInvalidSyntax, "Could not read the request body."))
+			return
+		}
+		tok, ok := api.BearerToken(r)
+		if !ok {
+			failure = writeError(rec, r, &Error{Status: http.StatusUnauthorized, Detail: "Send the directory's bearer token as 'Authorization: Bearer …'."})
+			return
+		}
+		dir, err := s.Svc.Authenticate(r.Context(), dirID, tok)
+		if err != nil {
+			failure = writeError(rec, r, err)
+			return
+		}
+		known = true
+		if len(body) > MaxBodyBytes {
+			failure = writeError(rec, r, &Error{Status: http.StatusRequestEntityTooLarge, SCIMType: TypeTooMany,
+				Detail: fmt.Sprintf("The request body is larger than %d bytes.", MaxBodyBytes)})
+			return
+		}
+		req := &request{w: rec, r: r, dir: dir, base: s.Svc.SCIMBaseURL(dir.ID), body: body}
+		if err := s.dispatch(req); err != nil {
+			failure = writeError(rec, r, err)
+			return
+		}
+		if rec.status < 300 && dir.State != store.DirectoryLinked {
+			if err := s.Svc.Activate(r.Context(), dir.ID); err != nil {
+				s.Logger.ErrorContext(r.Context(), "activate directory", "directory_id", dir.ID, "err", err)
+			}
+		}
+	}()
+	if s.Log == nil {
+		return
+	}
+	if !known {
+		// Log failed authentication only for directories that exist, so the
+		// admin sees "wrong token" without strangers filling the log.
+		if _, err := s.Svc.Store.GetDirectory(r.Context(), dirID); err != nil {
+			return
+		}
+	}
+	e := store.SCIMRequest{
+		ID: id.New("scim_request"), DirectoryID: dirID, Method: r.Method, Path: r.URL.RequestURI(), Status: rec.status,
+		LatencyMicro: time.Since(start).Microseconds(), RequestBody: redact(body), ResponseBody: truncate(rec.body.String()),
+		CreatedAt: start,
+	}
+	if len(body) > MaxBodyBytes {
+		e.RequestBody = "[too large]"
+	}
+	if failure != nil {
+		e.Error = failure.Detail
+		if failure.SCIMType != "" {
+			e.Error = failure.SCIMType + ": " + failure.Detail
+		}
+	}
+	s.Log.Add(e)
+}
+
+func methodNotAllowed(r *http.Request, allowed string) *Error {
+	return &Error{Status: http.StatusMethodNotAllowed, SCIMType: TypeInvalidSyntax,
+		Detail: fmt.Sprintf("%s is not allowed here; use %s.", r.Method, allowed)}
+}
+
+func (s *Server) dispatch(req *request) error {
+	parts := strings.Split(strings.Trim(req.r.PathValue("rest"), "/"), "/")
+	m := req.r.Method
+	switch parts[0] {
+	case "ServiceProviderConfig", "ResourceTypes", "Schemas":
+		if m != http.MethodGet {
+			return methodNotAllowed(req.r, "GET")
+		}
+		return s.discovery(req.w, req.base, parts)
+	case "Users", "Groups":
+	default:
+		return notFound(fmt.Sprintf("No SCIM endpoint %q; use Users, Groups, ServiceProviderConfig, ResourceTypes or Schemas.", parts[0]))
+	}
+	group := parts[0] == "Groups"
+	if len(parts) > 2 {
+		return notFound("No such resource.")
+	}
+	if len(parts) == 1 {
+		switch m {
+		case http.MethodGet:
+			q := req.r.URL.Query()
+			return s.list(req, group, q.Get("filter"), q.Get("startIndex"), q.Get("count"), q.Get("attributes"), q.Get("excludedAttributes"))
+		case http.MethodPost:
+			if group {
+				return s.createGroup(req)
+			}
+			return s.createUser(req)
+		}
+		return methodNotAllowed(req.r, "GET or POST")
+	}
+	rid := parts[1]
+	if rid == ".search" {
+		if m != http.MethodPost {
+			return methodNotAllowed(req.r, "POST")
+		}
+		return s.search(req, group)
+	}
+	switch m {
+	case http.MethodGet:
+		if group {
+			return s.getGroup(req, rid)
+		}
+		return s.getUser(req, rid)
+	case http.MethodPut:
+		if group {
+			return s.replaceGroup(req, rid)
+		}
+		return s.replaceUser(req, rid)
+	case http.MethodPatch:
+		if group {
+			return s.patchGroup(req, rid)
+		}
+		return s.patchUser(req, rid)
+	case http.MethodDelete:
+		var err error
+		if group {
+			err = s.Svc.DeleteGroup(req.r.Context(), req.dir.ID, rid)
+		} else {
+			err = s.Svc.DeleteUser(req.r.Context(), req.dir.ID, rid)
+		}
+		if err != nil {
+			return err
+		}
+		writeJSON(req.w, http.StatusNoContent, nil)
+		return nil
+	}
+	return methodNotAllowed(req.r, "GET, PUT, PATCH or DELETE")
+}
+
+// decodeResource reads a JSON object body.
+func decodeResource(body []byte) (object, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, badRequest(TypeInvalidSyntax, "The request needs a JSON body.")
+	}
+	var m object
+	if err := decodeStrict(body, &m); err != nil {
+		return nil, err
+	}
+	if m == nil {
+		return nil, badRequest(TypeInvalidSyntax, "The body must be a JSON object.")
+	}
+	return m, nil
+}
+
+func parseIndex(name, s string, def int) (int, error) {
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		return 0, badRequest(TypeInvalidValue, "%s must be an integer, got %q.", name, s)
+	}
+	return n, nil
+}
+
+// list serves GET /Users and /Groups (and .search): a filtered page in ID
+// order, so paging by startIndex is stable.
+func (s *Server) list(req *request, group bool, filterStr, startStr, countStr, attrs, excluded string) error {
+	start, err := parseIndex("startIndex", startStr, 1)
+	if err != nil {
+		return err
+	}
+	count, err := parseIndex("count", countStr, defaultCount)
+	if err != nil {
+		return err
+	}
+	start, count = max(start, 1), min(max(count, 0), maxCount)
+	var cond *store.Cond
+	if strings.TrimSpace(filterStr) != "" {
+		if cond, err = ParseFilter(filterStr, group); err != nil {
+			return err
+		}
+	}
+	ctx := req.r.Context()
+	var resources []any
+	var total int
+	if group {
+		gs, n, err := s.Svc.Store.QueryDirectoryGroups(ctx, store.GroupQuery{DirectoryID: req.dir.ID, Filter: cond, Offset: start - 1, Count: count})
+		if err != nil {
+			return fmt.Errorf("query groups: %w", err)
+		}
+		total = n
+		withMembers := wanted(groupSchema, attrs, excluded, "members")
+		byGroup := map[string][]store.Member{}
+		if withMembers && len(gs) > 0 {
+			ids := make([]string, len(gs))
+			for i, g := range gs {
+				ids[i] = g.ID
+			}
+			ms, err := s.Svc.Store.GroupMembers(ctx, ids)
+			if err != nil {
+				return fmt.Errorf("group members: %w", err)
+			}
+			for _, m := range ms {
+				byGroup[m.GroupID] = append(byGroup[m.GroupID], m)
+			}
+		}
+		for _, g := range gs {
+			resources = append(resources, project(groupSchema, renderGroup(req.base, g, byGroup[g.ID], withMembers), attrs, excluded))
+		}
+	} else {
+		us, n, err := s.Svc.Store.QueryDirectoryUsers(ctx, store.UserQuery{DirectoryID: req.dir.ID, Filter: cond, Offset: start - 1, Count: count})
+		if err != nil {
+			return fmt.Errorf("query users: %w", err)
+		}
+		total = n
+		groups := map[string][]store.DirectoryGroup{}
+		if wanted(userSchema, attrs, excluded, "groups") && len(us) > 0 {
+			ids := make([]string, len(us))
+			for i, u := range us {
+				ids[i] = u.ID
+			}
+			if groups, err = s.Svc.Store.UserGroups(ctx, ids); err != nil {
+				return fmt.Errorf("user groups: %w", err)
+			}
+		}
+		for _, u := range us {
+			resources = append(resources, project(userSchema, renderUser(req.base, u, groups[u.ID]), attrs, excluded))
+		}
+	}
+	if resources == nil {
+		resources = []any{}
+	}
+	writeJSON(req.w, http.StatusOK, object{
+		"schemas": []any{SchemaListResp}, "totalResults": total, "itemsPerPage": len(resources), "startIndex": start, "Resources": resources,
+	})
+	return nil
+}
+
+// search serves POST /.search (RFC 7644 §3.4.3).
+func (s *Server) search(req *request, group bool) error {
+	m, err := decodeResource(req.body)
+	if err != nil {
+		return err
+	}
+	str := func(k string) (string, error) {
+		key, ok := lookup(m, k)
+		if !ok || m[key] == nil {
+			return "", nil
+		}
+		switch v := m[key].(type) {
+		case string:
+			return v, nil
+		case float64:
+			return strconv.FormatFloat(v, 'f', -1, 64), nil
+		case []any:
+			parts := make([]string, 0, len(v))
+			for _, e := range v {
+				s, ok := e.(string)
+				if !ok {
+					return "", badRequest(TypeInvalidValue, "%s must hold strings.", k)
+				}
+				parts = append(parts, s)
+			}
+			return strings.Join(parts, ","), nil
+		}
+		return "", badRequest(TypeInvalidValue, "%s has the wrong type.", k)
+	}
+	var vals [5]string
+	for i, k := range []string{"filter", "startIndex", "count", "attributes", "excludedAttributes"} {
+		if vals[i], err = str(k); err != nil {
+			return err
+		}
+	}
+	return s.list(req, group, vals[0], vals[1], vals[2], vals[3], vals[4])
+}
+
+func (s *Server) respondUser(req *request, status int, u store.DirectoryUser) error {
+	_, gs, err := s.Svc.GetUser(req.r.Context(), req.dir.ID, u.ID)
+	if err != nil {
+		return err
+	}
+	q := req.r.URL.Query()
+	out := project(userSchema, renderUser(req.base, u, gs), q.Get("attributes"), q.Get("excludedAttributes"))
+	if status == http.StatusCreated {
+		req.w.Header().Set("Location", req.base+"/Users/"+u.ID)
+	}
+	req.w.Header().Set("ETag", version(u.UpdatedAt))
+	writeJSON(req.w, status, out)
+	return nil
+}
+
+func (s *Server) createUser(req *request) error {
+	in, err := decodeResource(req.body)
+	if err != nil {
+		return err
+	}
+	m, err := normalize(userSchema, in)
+	if err != nil {
+		return err
+	}
+	u, err := deriveUser(m)
+	if err != nil {
+		return err
+	}
+	u, err = s.Svc.CreateUser(req.r.Context(), req.dir, u)
+	if err != nil {
+		return err
+	}
+	return s.respondUser(req, http.StatusCreated, u)
+}
+
+func (s *Server) getUser(req *request, userID string) error {
+	u, _, err := s.Svc.GetUser(req.r.Context(), req.dir.ID, userID)
+	if err != nil {
+		return err
+	}
+	return s.respondUser(req, http.StatusOK, u)
+}
+
+// replaceUser is PUT: the body is the whole new resource (Okta sends the
+// full object, including for deactivation).
+func (s *Server) replaceUser(req *request, userID string) error {
+	in, err := decodeResource(req.body)
+	if err != nil {
+		return err
+	}
+	m, err := normalize(userSchema, in)
+	if err != nil {
+		return err
+	}
+	nu, err := deriveUser(m)
+	if err != nil {
+		return err
+	}
+	u, err := s.Svc.UpdateUser(req.r.Context(), req.dir.ID, userID, func(store.DirectoryUser) (store.DirectoryUser, error) {
+		return nu, nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.respondUser(req, http.StatusOK, u)
+}
+
+func (s *Server) patchUser(req *request, userID string) error {
+	pr, err := ParsePatch(req.body)
+	if err != nil {
+		return err
+	}
+	u, err := s.Svc.UpdateUser(req.r.Context(), req.dir.ID, userID, func(cur store.DirectoryUser) (store.DirectoryUser, error) {
+		return PatchUser(cur, pr)
+	})
+	if err != nil {
+		return err
+	}
+	return s.respondUser(req, http.StatusOK, u)
+}
+
+// PatchUser applies a PATCH to a stored user and derives the result.
+func PatchUser(cur store.DirectoryUser, pr PatchRequest) (store.DirectoryUser, error) {
+	m := decodeObject(cur.Attributes)
+	if _, ok := m["active"]; !ok {
+		m["active"] = cur.State == store.UserActive
+	}
+	m, err := applyPatch(userSchema, m, pr.Operations)
+	if err != nil {
+		return cur, err
+	}
+	if m, err = normalize(userSchema, m); err != nil {
+		return cur, err
+	}
+	return deriveUser(m)
+}
+
+// membersOf reads member IDs from a members value list.
+func membersOf(v any) ([]string, error) {
+	var ids []string
+	for _, e := range asList(v) {
+		o, ok := e.(object)
+		if !ok {
+			return nil, badRequest(TypeInvalidValue, "Each member must be an object with a value.")
+		}
+		k, ok := lookup(o, "value")
+		if !ok {
+			return nil, badRequest(TypeInvalidValue, "Each member needs a value (the user's id).")
+		}
+		s, ok := o[k].(string)
+		if !ok || s == "" {
+			return nil, badRequest(TypeInvalidValue, "A member's value must be a non-empty string.")
+		}
+		ids = append(ids, s)
+	}
+	return ids, nil
+}
+
+func (s *Server) respondGroup(req *request, status int, g store.DirectoryGroup) error {
+	q := req.r.URL.Query()
+	attrs, excluded := q.Get("attributes"), q.Get("excludedAttributes")
+	withMembers := wanted(groupSchema, attrs, excluded, "members")
+	var ms []store.Member
+	if withMembers {
+		var err error
+		if ms, err = s.Svc.Store.GroupMembers(req.r.Context(), []string{g.ID}); err != nil {
+			return fmt.Errorf("group members: %w", err)
+		}
+	}
+	if status == http.StatusCreated {
+		req.w.Header().Set("Location", req.base+"/Groups/"+g.ID)
+	}
+	req.w.Header().Set("ETag", version(g.UpdatedAt))
+	writeJSON(req.w, status, project(groupSchema, renderGroup(req.base, g, ms, withMembers), attrs, excluded))
+	return nil
+}
+
+// splitGroup normalizes a group body and takes its members out.
+func splitGroup(in object) (store.DirectoryGroup, []string, bool, error) {
+	m, err := normalize(groupSchema, in)
+	if err != nil {
+		return store.DirectoryGroup{}, nil, false, err
+	}
+	var ids []string
+	_, hasMembers := m["members"]
+	if hasMembers {
+		if ids, err = membersOf(m["members"]); err != nil {
+			return store.DirectoryGroup{}, nil, false, err
+		}
+		delete(m, "members")
+	}
+	g, err := deriveGroup(m)
+	return g, ids, hasMembers, err
+}
+
+func (s *Server) createGroup(req *request) error {
+	in, err := decodeResource(req.body)
+	if err != nil {
+		return err
+	}
+	g, ids, _, err := splitGroup(in)
+	if err != nil {
+		return err
+	}
+	g, err = s.Svc.CreateGroup(req.r.Context(), req.dir, g, ids)
+	if err != nil {
+		return err
+	}
+	return s.respondGroup(req, http.StatusCreated, g)
+}
+
+func (s *Server) getGroup(req *request, groupID string) error {
+	g, err := s.Svc.GetGroup(req.r.Context(), req.dir.ID, groupID)
+	if err != nil {
+		return err
+	}
+	return s.respondGroup(req, http.StatusOK, g)
+}
+
+func (s *Server) replaceGroup(req *request, groupID string) error {
+	in, err := decodeResource(req.body)
+	if err != nil {
+		return err
+	}
+	ng, ids, _, err := splitGroup(in)
+	if err != nil {
+		return err
+	}
+	g, err := s.Svc.UpdateGroup(req.r.Context(), req.dir.ID, groupID, func(store.DirectoryGroup) (directory.GroupChange, error) {
+		return directory.GroupChange{Group: &ng, Replace: true, Set: ids}, nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.respondGroup(req, http.StatusOK, g)
+}
+
+// patchGroup applies a PATCH: member operations become membership
+// changes (inserts and deletes, never a rewrite of a member list, so
+// concurrent PATCHes compose), the rest edits the group's attributes.
+// Entra ID expects 204; a request that asks for attributes gets the group.
+func (s *Server) patchGroup(req *request, groupID string) error {
+	pr, err := ParsePatch(req.body)
+	if err != nil {
+		return err
+	}
+	g, err := s.Svc.UpdateGroup(req.r.Context(), req.dir.ID, groupID, func(cur store.DirectoryGroup) (directory.GroupChange, error) {
+		return PatchGroup(cur, pr)
+	})
+	if err != nil {
+		return err
+	}
+	if req.r.URL.Query().Get("attributes") == "" {
+		writeJSON(req.w, http.StatusNoContent, nil)
+		return nil
+	}
+	return s.respondGroup(req, http.StatusOK, g)
+}
+
+// memberSet composes member operations in order.
+type memberSet struct {
+	replace     bool
+	set         []string
+	add, remove []string
+}
+
+func without(list []string, rm []string) []string {
+	out := list[:0:0]
+	for _, x := range list {
+		keep := true
+		for _, r := range rm {
+			if r == x {
+				keep = false
+				break
+			}
+		}
+		if keep {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func (ms *memberSet) doAdd(ids []string) {
+	if ms.replace {
+		ms.set = append(without(ms.set, ids), ids...)
+		return
+	}
+	ms.add, ms.remove = append(without(ms.add, ids), ids...), without(ms.remove, ids)
+}
+
+func (ms *memberSet) doRemove(ids []string) {
+	if ms.replace {
+		ms.set = without(ms.set, ids)
+		return
+	}
+	ms.remove, ms.add = append(without(ms.remove, ids), ids...), without(ms.add, ids)
+}
+
+func (ms *memberSet) doReplace(ids []string) {
+	ms.replace, ms.set, ms.add, ms.remove = true, ids, nil, nil
+}
+
+// PatchGroup turns a PATCH into a group change.
+func PatchGroup(cur store.DirectoryGroup, pr PatchRequest) (directory.GroupChange, error) {
+	var ms memberSet
+	var attrOps []Operation
+	memberOp := func(op string, t *target, v any, hasValue bool) error {
+		if t != nil && t.filter != nil {
+			if op != "remove" || t.sub != "" {
+				return badRequest(TypeInvalidPath, "Only remove is supported on members[...].")
+			}
+			ids, ok := memberIDsFromFilter(t.filter)
+			if !ok {
+				return badRequest(TypeInvalidFilter, `members[...] supports value eq "…" (joined with or).`)
+			}
+			ms.doRemove(ids)
+			return nil
+		}
+		if t != nil && t.sub != "" {
+			return badRequest(TypeInvalidPath, "members.%s cannot be changed.", t.sub)
+		}
+		var ids []string
+		if hasValue && v != nil {
+			var err error
+			if ids, err = membersOf(v); err != nil {
+				return err
+			}
+		}
+		switch op {
+		case "add":
+			ms.doAdd(ids)
+		case "replace":
+			ms.doReplace(ids)
+		case "remove":
+			if hasValue && v != nil {
+				ms.doRemove(ids)
+			} else {
+				ms.doReplace(nil)
+			}
+		}
+		return nil
+	}
+	for _, op := range pr.Operations {
+		if op.Path == "" {
+			rest := object{}
+			for k, v := range op.Value.(object) {
+				if strings.EqualFold(k, "members") {
+					if err := memberOp(op.Op, nil, v, true); err != nil {
+						return directory.GroupChange{}, err
+					}
+					continue
+				}
+				rest[k] = v
+			}
+			if len(rest) > 0 {
+				attrOps = append(attrOps, Operation{Op: op.Op, Value: rest, HasValue: true})
+			}
+			continue
+		}
+		t, err := resolvePath(groupSchema, op.Path)
+		if err != nil {
+			return directory.GroupChange{}, err
+		}
+		if t.known && t.name == "members" && t.ext == "" {
+			if err := memberOp(op.Op, &t, op.Value, op.HasValue); err != nil {
+				return directory.GroupChange{}, err
+			}
+			continue
+		}
+		attrOps = append(attrOps, op)
+	}
+	ch := directory.GroupChange{Replace: ms.replace, Set: ms.set, Add: ms.add, Remove: ms.remove}
+	if ch.Replace && ch.Set == nil {
+		ch.Set = []string{}
+	}
+	if len(attrOps) > 0 {
+		m := decodeObject(cur.Attributes)
+		m["displayName"] = cur.DisplayName
+		m, err := applyPatch(groupSchema, m, attrOps)
+		if err != nil {
+			return ch, err
+		}
+		delete(m, "members")
+		if m, err = normalize(groupSchema, m); err != nil {
+			return ch, err
+		}
+		g, err := deriveGroup(m)
+		if err != nil {
+			return ch, err
+		}
+		ch.Group = &g
+	}
+	return ch, nil
+}
+
+// memberIDsFromFilter reads `value eq "a"`, or several joined with or.
+func memberIDsFromFilter(e filter.Expression) ([]string, bool) {
+	switch x := e.(type) {
+	case *filter.AttributeExpression:
+		v, ok := x.CompareValue.(string)
+		if !ok || !strings.EqualFold(x.AttributePath.AttributeName, "value") || x.AttributePath.SubAttribute != nil ||
+			!strings.EqualFold(string(x.Operator), "eq") {
+			return nil, false
+		}
+		return []string{v}, true
+	case *filter.LogicalExpression:
+		if !strings.EqualFold(string(x.Operator), "or") {
+			return nil, false
+		}
+		l, ok := memberIDsFromFilter(x.Left)
+		if !ok {
+			return nil, false
+		}
+		r, ok := memberIDsFromFilter(x.Right)
+		return append(l, r...), ok
+	}
+	return nil, false
+}
