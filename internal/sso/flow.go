@@ -397,6 +397,14 @@ func oauthErrorCode(c failure.Code) string {
 	return "invalid_grant" // the IdP's answer was refused
 }
 
+// RecordACSFailure records a failure found before the ACS could read the
+// request (for example an oversized form), if the connection exists.
+func (s *Service) RecordACSFailure(ctx context.Context, connID, ip, ua string, f *failure.Error) {
+	if conn, err := s.Store.GetConnection(ctx, connID); err == nil {
+		s.recordFailure(ctx, conn, ip, ua, f)
+	}
+}
+
 // recordFailure appends authentication.sso_failed with the typed reason.
 func (s *Service) recordFailure(ctx context.Context, conn store.Connection, ip, ua string, f *failure.Error) {
 	if f.Code == failure.InternalError && s.Log != nil {

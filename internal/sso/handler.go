@@ -268,6 +268,7 @@ func (h *Handler) acs(w http.ResponseWriter, r *http.Request) {
 		if errors.As(err, &tooBig) {
 			f = failure.Newf(failure.ResponseTooLarge, "the form exceeds %d bytes", maxACSBody)
 		}
+		h.Svc.RecordACSFailure(r.Context(), r.PathValue("id"), clientIP(r), r.UserAgent(), f)
 		writeErrorPage(w, r, http.StatusBadRequest, Outcome{ErrorCode: "invalid_request", Err: f})
 		return
 	}

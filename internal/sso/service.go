@@ -80,7 +80,9 @@ func (s *Service) now() time.Time {
 }
 
 // SPEntityID is our SAML entity ID for a connection (also its metadata URL).
-func (s *Service) SPEntityID(connID string) string { return s.BaseURL + "/sso/saml/" + connID + "/metadata" }
+func (s *Service) SPEntityID(connID string) string {
+	return s.BaseURL + "/sso/saml/" + connID + "/metadata"
+}
 
 // ACSURL is a connection's assertion consumer service URL.
 func (s *Service) ACSURL(connID string) string { return s.BaseURL + "/sso/saml/" + connID + "/acs" }

@@ -28,6 +28,7 @@ const (
 	ResponseTooLarge    Code = "response_too_large"
 	MalformedResponse   Code = "malformed_response"
 	DoctypeForbidden    Code = "doctype_forbidden"
+	CommentForbidden    Code = "comment_forbidden"
 	MultipleAssertions  Code = "multiple_assertions"
 	SignatureMissing    Code = "signature_missing"
 	SignatureInvalid    Code = "signature_invalid"
@@ -97,6 +98,9 @@ var Catalogue = map[Code]Reason{
 	DoctypeForbidden: {"The SAML response contains a DOCTYPE",
 		"Document type declarations (and entity definitions) are refused because they enable XXE and entity-expansion attacks.",
 		"Identity providers never need a DOCTYPE; this response was probably forged."},
+	CommentForbidden: {"The SAML response contains XML comments",
+		"Comments inside a signed SAML message are refused: they are the tool of the comment-injection attack (CVE-2017-11427 class), which truncates a NameID or email without breaking the signature.",
+		"Identity providers do not put comments in responses; this response was probably tampered with."},
 	MultipleAssertions: {"The SAML response has more than one assertion",
 		"Exactly one assertion is accepted; several are a sign of an assertion-injection attack.",
 		"Configure the identity provider to send a single assertion."},

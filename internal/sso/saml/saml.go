@@ -179,6 +179,12 @@ func DecodeResponse(samlResponse string) ([]byte, error) {
 	if err := RefuseDTD(raw); err != nil {
 		return nil, err
 	}
+	// Signatures are computed over canonical XML without comments, so a
+	// comment can split a text node (a NameID) without breaking the
+	// signature; no IdP sends comments, so refuse them outright.
+	if bytes.Contains(raw, []byte("<!--")) {
+		return nil, failure.Newf(failure.CommentForbidden, "")
+	}
 	return raw, nil
 }
 
