@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"errors"
 	"regexp"
 	"strings"
 	"time"
@@ -37,6 +38,8 @@ var groupFilterFields = fieldMap{
 // to the equivalent `emails[type eq "work" and value eq "x"]`.
 var entraValuePath = regexp.MustCompile(`^\s*([A-Za-z][\w$-]*)\[([^\[\]]+)\]\.([A-Za-z][\w$-]*)\s+(.+)$`)
 
+var errAmbiguous = errors.New("ambiguous value path")
+
 // ParseFilter parses a SCIM filter for users (group=false) or groups and
 // translates it to a store condition. Every failure is a 400 invalidFilter.
 func ParseFilter(s string, group bool) (*store.Cond, error) {
@@ -46,7 +49,11 @@ func ParseFilter(s string, group bool) (*store.Cond, error) {
 	expr, err := filter.ParseFilter([]byte(s))
 	if err != nil {
 		if m := entraValuePath.FindStringSubmatch(s); m != nil {
-			expr, err = filter.ParseFilter([]byte(m[1] + "[(" + m[2] + ") and " + m[3] + " " + m[4] + "]"))
+			expr, err = filter.ParseFilter([]byte(m[1] + "[" + m[2] + " and " + m[3] + " " + m[4] + "]"))
+			if err == nil && strings.Contains(strings.ToLower(m[2]), " or ") {
+				// "a or b and c" would bind differently; refuse rather than guess.
+				err = errAmbiguous
+			}
 		}
 		if err != nil {
 			return nil, badRequest(TypeInvalidFilter, "The filter %q is not valid SCIM filter syntax.", s)
