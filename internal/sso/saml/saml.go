@@ -258,7 +258,8 @@ func Classify(err error, raw []byte) *failure.Error {
 		code = failure.ResponseExpired
 	case errors.Is(cause, saml.ErrNotYetValid):
 		code = failure.ResponseNotYetValid
-	case strings.Contains(msg, "signature") && (strings.Contains(msg, "missing") || strings.Contains(msg, "not signed") || strings.Contains(msg, "unsigned")):
+	case strings.Contains(msg, "signature") && (strings.Contains(msg, "missing") || strings.Contains(msg, "not present") ||
+		strings.Contains(msg, "not signed") || strings.Contains(msg, "unsigned")):
 		code = failure.SignatureMissing
 	}
 	if code == failure.MalformedResponse && countAssertions(raw) > 1 {
