@@ -28,7 +28,7 @@ func Open(ctx context.Context, url string) (*sqlstore.DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	return sqlstore.New(sqlstore.Postgres{}, db, db), nil
+	return sqlstore.New(sqlstore.Postgres{}, db, db, false), nil
 }
 
 // stdlib registers the "pgx" driver name for database/sql.

@@ -42,5 +42,5 @@ func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
 	n := max(4, runtime.GOMAXPROCS(0)*2)
 	reader.SetMaxOpenConns(n)
 	reader.SetMaxIdleConns(n)
-	return sqlstore.New(sqlstore.SQLite{}, writer, reader), nil
+	return sqlstore.New(sqlstore.SQLite{}, writer, reader, true), nil
 }

@@ -24,6 +24,8 @@ type DB struct {
 	queries
 	writer *sql.DB
 	reader *sql.DB
+	// wc and rc are statement caches (SQLite only; nil on PostgreSQL).
+	wc, rc *stmtCache
 }
 
 // queries implements store.Queries. Outside a transaction r and w differ on
@@ -37,9 +39,19 @@ type queries struct {
 
 var _ store.Store = (*DB)(nil)
 
-// New wraps open handles. reader may be the same as writer.
-func New(d Dialect, writer, reader *sql.DB) *DB {
-	return &DB{queries: queries{d: d, r: reader, w: writer}, writer: writer, reader: reader}
+// New wraps open handles. reader may be the same as writer. With
+// cacheStatements each distinct query is prepared once per handle.
+func New(d Dialect, writer, reader *sql.DB, cacheStatements bool) *DB {
+	db := &DB{queries: queries{d: d, r: reader, w: writer}, writer: writer, reader: reader}
+	if cacheStatements {
+		db.wc = newStmtCache(writer)
+		db.rc = db.wc
+		if reader != writer {
+			db.rc = newStmtCache(reader)
+		}
+		db.queries.w, db.queries.r = cachedDB{db.wc}, cachedDB{db.rc}
+	}
+	return db
 }
 
 // Dialect returns the backend's name.
@@ -58,6 +70,10 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes the handles.
 func (db *DB) Close() error {
+	if db.wc != nil {
+		db.wc.close()
+		db.rc.close()
+	}
 	err := db.writer.Close()
 	if db.reader != db.writer {
 		err = errors.Join(err, db.reader.Close())
@@ -80,7 +96,13 @@ func (db *DB) InTx(ctx context.Context, fn func(q store.Queries) error) (err err
 			panic(p)
 		}
 	}()
-	if err := fn(&queries{d: db.d, r: tx, w: tx, inTx: true}); err != nil {
+	var ex execer = tx
+	var missed []string
+	if db.wc != nil {
+		ex = cachedTx{tx: tx, c: db.wc, missed: &missed}
+		defer func() { db.wc.warm(context.WithoutCancel(ctx), missed) }()
+	}
+	if err := fn(&queries{d: db.d, r: ex, w: ex, inTx: true}); err != nil {
 		tx.Rollback()
 		return err
 	}
