@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -130,68 +129,41 @@ func (q *queries) ConnectionsForOrganization(ctx context.Context, orgID string) 
 	return out, rows.Err()
 }
 
-// ClaimDueMetadataRefresh implements store.SSO.
+// ClaimDueMetadataRefresh implements store.SSO. Each due row is claimed
+// with a compare-and-set on next_refresh_at, so concurrent callers (other
+// nodes) never claim the same refresh.
 func (q *queries) ClaimDueMetadataRefresh(ctx context.Context, now, next time.Time, limit int) ([]store.Connection, error) {
-	var ids []string
-	lock := ""
-	if q.d.Name() == "postgres" {
-		lock = " FOR UPDATE SKIP LOCKED"
+	rows, err := q.r.QueryContext(ctx, `SELECT `+connCols+` FROM sso_connections
+		WHERE next_refresh_at > 0 AND next_refresh_at <= $1 ORDER BY next_refresh_at LIMIT $2`, store.Millis(now), limit)
+	if err != nil {
+		return nil, err
 	}
-	claim := func(x execer) error {
-		rows, err := x.QueryContext(ctx, fmt.Sprintf(`SELECT id FROM sso_connections WHERE next_refresh_at > 0 AND next_refresh_at <= $1
-			ORDER BY next_refresh_at LIMIT %d%s`, limit, lock), store.Millis(now))
+	var due []store.Connection
+	for rows.Next() {
+		c, err := scanConn(rows)
 		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
-		for _, id := range ids {
-			if _, err := x.ExecContext(ctx, `UPDATE sso_connections SET next_refresh_at = $1 WHERE id = $2`, store.Millis(next), id); err != nil {
-				return err
-			}
-		}
-		return rows.Err()
-	}
-	if q.inTx {
-		if err := claim(q.w); err != nil {
+			rows.Close()
 			return nil, err
 		}
-	} else {
-		db, ok := q.w.(*sql.DB)
-		if !ok {
-			return nil, errors.New("claim metadata refresh: no database handle")
-		}
-		tx, err := db.BeginTx(ctx, nil)
+		due = append(due, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var claimed []store.Connection
+	for _, c := range due {
+		res, err := q.w.ExecContext(ctx, `UPDATE sso_connections SET next_refresh_at = $1 WHERE id = $2 AND next_refresh_at = $3`,
+			store.Millis(next), c.ID, store.Millis(c.NextRefreshAt))
 		if err != nil {
-			return nil, err
+			return claimed, err
 		}
-		if err := claim(tx); err != nil {
-			tx.Rollback()
-			return nil, err
-		}
-		if err := tx.Commit(); err != nil {
-			return nil, err
+		if n, _ := res.RowsAffected(); n == 1 {
+			c.NextRefreshAt = next
+			claimed = append(claimed, c)
 		}
 	}
-	var out []store.Connection
-	for _, id := range ids {
-		c, err := q.GetConnection(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, nil
+	return claimed, nil
 }
 
 // PutCertificate implements store.SSO.
