@@ -1,14 +1,19 @@
 package sso_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/app/apptest"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
@@ -375,4 +380,60 @@ func TestSignedRequestsAndEncryptedAssertions(t *testing.T) {
 			e.rejects(t, func() *http.Response { return e.post(conn.SAML.ACSURL, url.Values{"SAMLResponse": {wrong}}) }, "decryption_failed")
 		})
 	}
+}
+
+// TestMetadataRefresh: a connection configured by metadata URL picks up
+// the IdP's new signing certificate when the scheduled refresh runs.
+func TestMetadataRefresh(t *testing.T) {
+	srv := apptest.Start(t, "sqlite", func(c *config.Config) {
+		c.RedirectURIs = []string{redirectURI}
+		c.SSOMetadataRefresh = time.Millisecond
+	})
+	e := &env{t: t, srv: srv, client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	var org struct{ ID string }
+	e.api("POST", "/organizations", map[string]any{"name": "R"}, 201, &org)
+	e.orgID = org.ID
+	idp := e.samlIdP(testidp.SAMLOptions{})
+	rotated := must[*testidp.KeyPair](t)(testidp.NewKeyPair("rotated"))
+	var mu sync.Mutex
+	served := idp.MetadataXML()
+	mdSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		w.Write(served)
+	}))
+	defer mdSrv.Close()
+	conn := e.samlConnection(idp, map[string]any{"idp_metadata_url": mdSrv.URL})
+	// The IdP rotates: its metadata now lists only the new certificate.
+	next := must[*testidp.SAMLIdP](t)(testidp.NewSAML(testidp.SAMLOptions{BaseURL: strings.TrimSuffix(idp.SSOURL(), "/sso"), KeyPair: rotated}))
+	mu.Lock()
+	served = next.MetadataXML()
+	mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { srv.SSO.RunWorkers(ctx, 20*time.Millisecond); close(done) }()
+	defer func() { cancel(); <-done }()
+	want := testidpFingerprint(rotated)
+	for i := 0; ; i++ {
+		var c connJSON
+		e.api("GET", "/connections/"+conn.ID, nil, 200, &c)
+		if len(c.SAML.IdPCertificates) == 1 && c.SAML.IdPCertificates[0].Fingerprint == want {
+			break
+		}
+		if i > 200 {
+			t.Fatalf("certificates not refreshed: %+v", c.SAML.IdPCertificates)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r := must[string](t)(idp.Response(testidp.ResponseOptions{ServiceProvider: conn.SAML.SPEntityID, User: alice, SigningKey: rotated}))
+	if q := callback(t, e.post(conn.SAML.ACSURL, url.Values{"SAMLResponse": {r}})); q.Get("code") == "" {
+		t.Fatalf("new key refused: %v", q)
+	}
+	old := must[string](t)(idp.Response(testidp.ResponseOptions{ServiceProvider: conn.SAML.SPEntityID, User: alice}))
+	e.rejects(t, func() *http.Response { return e.post(conn.SAML.ACSURL, url.Values{"SAMLResponse": {old}}) }, "certificate_unknown")
+}
+
+func testidpFingerprint(kp *testidp.KeyPair) string {
+	sum := sha256.Sum256(kp.Certificate.Raw)
+	return hex.EncodeToString(sum[:])
 }
