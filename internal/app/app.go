@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/directory"
+	"github.com/gatehouse-dev/gatehouse/internal/directory/google"
 	"github.com/gatehouse-dev/gatehouse/internal/directory/scim"
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/events"
@@ -124,7 +125,8 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 	(&events.Handler{Store: st}).Routes(r)
 	a.Directories = &directory.Service{Store: st, Sealer: a.Sealer, BaseURL: cfg.BaseURL, Log: log}
 	a.SCIMLog = &scim.RequestLog{Store: st, Log: log}
-	(&directory.Handler{Svc: a.Directories, FlushLog: a.SCIMLog.Flush}).Routes(r)
+	gsync := &google.Syncer{Svc: a.Directories, BaseURL: cfg.GoogleAPIBaseURL, Log: log, Interval: cfg.DirectorySyncInterval}
+	(&directory.Handler{Svc: a.Directories, Google: gsync, FlushLog: a.SCIMLog.Flush}).Routes(r)
 	(&scim.Server{Svc: a.Directories, Log: a.SCIMLog, Logger: log}).Routes(r)
 	(&sso.Handler{Svc: a.SSO}).Routes(r)
 
@@ -150,6 +152,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 		func(ctx context.Context) { a.Orgs.RunScheduler(ctx, cfg.DomainCheckInterval) },
 		func(ctx context.Context) { a.sweepIdempotency(ctx) },
 		a.SCIMLog.Run,
+		gsync.Run,
 		func(ctx context.Context) { a.SSO.RunWorkers(ctx, time.Minute) },
 	)
 	return a, nil

@@ -36,6 +36,12 @@ type Config struct {
 
 	// SSOMetadataRefresh is how often SAML IdP metadata URLs are fetched again.
 	SSOMetadataRefresh time.Duration
+
+	// GoogleAPIBaseURL replaces https://admin.googleapis.com/ for Google
+	// Workspace directory pulls (tests, proxies); empty = Google.
+	GoogleAPIBaseURL string
+	// DirectorySyncInterval is how often Google Workspace directories are pulled.
+	DirectorySyncInterval time.Duration
 }
 
 // Env reads one variable; tests pass a map-backed lookup.
@@ -83,6 +89,10 @@ func Load(fs *flag.FlagSet, args []string, env Env) (Config, error) {
 	}
 	if c.SSOMetadataRefresh, err = time.ParseDuration(get("GATEHOUSE_SSO_METADATA_REFRESH", "12h")); err != nil {
 		return c, fmt.Errorf("GATEHOUSE_SSO_METADATA_REFRESH: %w", err)
+	}
+	c.GoogleAPIBaseURL = get("GATEHOUSE_GOOGLE_API_BASE_URL", "")
+	if c.DirectorySyncInterval, err = time.ParseDuration(get("GATEHOUSE_DIRECTORY_SYNC_INTERVAL", "1h")); err != nil || c.DirectorySyncInterval <= 0 {
+		return c, fmt.Errorf("GATEHOUSE_DIRECTORY_SYNC_INTERVAL: must be a positive duration such as 1h")
 	}
 	return c, c.finish()
 }

@@ -58,8 +58,6 @@ type Service struct {
 	BaseURL string // public URL; SCIM base URLs hang off it
 	Log     *slog.Logger
 	Now     func() time.Time
-	// SyncInterval is how often Google Workspace directories are pulled.
-	SyncInterval time.Duration
 }
 
 func (s *Service) now() time.Time {
@@ -350,4 +348,26 @@ func (s *Service) Authenticate(ctx context.Context, dirID, secret string) (store
 		}
 	}
 	return d, nil
+}
+
+// RecordSync stores the outcome of a Google Workspace pull: the time, the
+// error shown to the admin (empty on success) and the resulting state. The
+// first successful pull activates the directory (dsync.activated).
+func (s *Service) RecordSync(ctx context.Context, dirID, syncErr, state string) error {
+	err := s.Store.InTx(ctx, func(q store.Queries) error {
+		d, err := s.get(ctx, q, dirID)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		d.LastSyncAt, d.LastSyncError, d.UpdatedAt = now, syncErr, now
+		if state != store.DirectoryLinked {
+			d.State = state
+		}
+		return q.UpdateDirectory(ctx, d)
+	})
+	if err != nil || state != store.DirectoryLinked {
+		return err
+	}
+	return s.Activate(ctx, dirID)
 }

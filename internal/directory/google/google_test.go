@@ -1,0 +1,312 @@
+package google_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/app/apptest"
+	"github.com/gatehouse-dev/gatehouse/internal/config"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/store/storetest"
+	workos "github.com/workos/workos-go/v7"
+)
+
+// fakeGoogle serves the documented Admin SDK Directory API responses that
+// a pull reads: users, groups and members lists with nextPageToken paging,
+// the OAuth token endpoint, and 403 when the delegation lacks scopes.
+type fakeGoogle struct {
+	mu        sync.Mutex
+	users     []map[string]any
+	groups    []map[string]any
+	members   map[string][]map[string]any
+	forbidden bool
+	subjects  []string
+}
+
+const pageSize = 2
+
+func (f *fakeGoogle) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	if r.URL.Path == "/token" {
+		r.ParseForm()
+		// The assertion is a JWT whose claims name the admin (sub).
+		parts := strings.Split(r.Form.Get("assertion"), ".")
+		if len(parts) == 3 {
+			b, _ := base64.RawURLEncoding.DecodeString(parts[1])
+			var claims struct{ Sub, Scope string }
+			json.Unmarshal(b, &claims)
+			f.subjects = append(f.subjects, claims.Sub)
+		}
+		io.WriteString(w, `{"access_token":"ya29.fake","token_type":"Bearer","expires_in":3600}`)
+		return
+	}
+	if r.Header.Get("Authorization") != "Bearer ya29.fake" {
+		w.WriteHeader(401)
+		io.WriteString(w, `{"error":{"code":401,"message":"Login Required."}}`)
+		return
+	}
+	if f.forbidden {
+		w.WriteHeader(403)
+		io.WriteString(w, `{"error":{"code":403,"message":"Not Authorized to access this resource/api","errors":[{"message":"Not Authorized to access this resource/api","domain":"global","reason":"forbidden"}]}}`)
+		return
+	}
+	path := strings.TrimPrefix(r.URL.Path, "/admin/directory/v1/")
+	switch {
+	case path == "users":
+		f.page(w, r, "admin#directory#users", "users", f.users)
+	case path == "groups":
+		f.page(w, r, "admin#directory#groups", "groups", f.groups)
+	case strings.HasPrefix(path, "groups/") && strings.HasSuffix(path, "/members"):
+		key := strings.TrimSuffix(strings.TrimPrefix(path, "groups/"), "/members")
+		f.page(w, r, "admin#directory#members", "members", f.members[key])
+	default:
+		w.WriteHeader(404)
+		io.WriteString(w, `{"error":{"code":404,"message":"Not found"}}`)
+	}
+}
+
+func (f *fakeGoogle) page(w http.ResponseWriter, r *http.Request, kind, field string, items []map[string]any) {
+	start, _ := strconv.Atoi(r.URL.Query().Get("pageToken"))
+	end := min(start+pageSize, len(items))
+	out := map[string]any{"kind": kind, field: items[start:end]}
+	if end < len(items) {
+		out["nextPageToken"] = strconv.Itoa(end)
+	}
+	json.NewEncoder(w).Encode(out)
+}
+
+func googleUser(id, email, given, family string, suspended bool) map[string]any {
+	return map[string]any{
+		"kind": "admin#directory#user", "id": id, "primaryEmail": email, "suspended": suspended, "etag": "\"" + id + time.Now().String() + "\"",
+		"name":          map[string]any{"givenName": given, "familyName": family, "fullName": given + " " + family},
+		"organizations": []any{map[string]any{"title": "Engineer", "department": "R&D", "primary": true}},
+		"emails":        []any{map[string]any{"address": email, "primary": true}, map[string]any{"address": "alias-" + email, "type": "work"}},
+	}
+}
+
+func serviceAccountKey(t *testing.T, tokenURL string) string {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(k)
+	b, _ := json.Marshal(map[string]string{
+		"type": "service_account", "project_id": "p", "private_key_id": "k1",
+		"private_key":  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		"client_email": "sync@p.iam.gserviceaccount.com", "client_id": "1", "token_uri": tokenURL,
+	})
+	return string(b)
+}
+
+func call(t *testing.T, srv *apptest.Server, method, path string, body any, want int, out any) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	res := srv.Do(t, method, path, rd)
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != want {
+		t.Fatalf("%s %s: %d, want %d: %s", method, path, res.StatusCode, want, b)
+	}
+	if out != nil {
+		json.Unmarshal(b, out)
+	}
+}
+
+func eventCount(t *testing.T, srv *apptest.Server, name string) int {
+	var page struct{ Data []any }
+	call(t, srv, "GET", "/events?limit=100&events="+name, nil, 200, &page)
+	return len(page.Data)
+}
+
+// TestGoogleWorkspacePull runs pulls against the fake: paging, suspended
+// users, nested groups, changes turned into dsync events, no events when
+// nothing changed, and 403 reported as invalid credentials.
+func TestGoogleWorkspacePull(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			fake := &fakeGoogle{members: map[string][]map[string]any{}}
+			fake.users = []map[string]any{
+				googleUser("g1", "ann@acme.test", "Ann", "A", false), googleUser("g2", "bob@acme.test", "Bob", "B", false),
+				googleUser("g3", "cy@acme.test", "Cy", "C", true), googleUser("g4", "di@acme.test", "Di", "D", false),
+				googleUser("g5", "ed@acme.test", "Ed", "E", false),
+			}
+			fake.groups = []map[string]any{
+				{"kind": "admin#directory#group", "id": "grp-eng", "email": "eng@acme.test", "name": "Engineering"},
+				{"kind": "admin#directory#group", "id": "grp-plat", "email": "platform@acme.test", "name": "Platform"},
+				{"kind": "admin#directory#group", "id": "grp-all", "email": "all@acme.test", "name": "Everyone"},
+			}
+			fake.members["grp-eng"] = []map[string]any{{"id": "g1", "type": "USER"}, {"id": "grp-plat", "type": "GROUP"}}
+			fake.members["grp-plat"] = []map[string]any{{"id": "g2", "type": "USER"}, {"id": "g4", "type": "USER"}, {"id": "grp-eng", "type": "GROUP"}}
+			fake.members["grp-all"] = []map[string]any{{"id": "g1", "type": "USER"}, {"id": "g2", "type": "USER"}, {"id": "g3", "type": "USER"}}
+			gs := httptest.NewServer(fake)
+			defer gs.Close()
+			srv := apptest.Start(t, b.Name, func(c *config.Config) { c.GoogleAPIBaseURL = gs.URL; c.DirectorySyncInterval = time.Hour })
+
+			var org struct{ ID string }
+			call(t, srv, "POST", "/organizations", map[string]any{"name": "Acme"}, 201, &org)
+			var dir struct {
+				ID     string
+				Google map[string]any
+			}
+			call(t, srv, "POST", "/directories", map[string]any{"organization_id": org.ID, "type": "gsuite directory",
+				"google": map[string]any{"credentials_json": serviceAccountKey(t, gs.URL+"/token"), "admin_email": "admin@acme.test"}}, 201, &dir)
+			if dir.Google["admin_email"] != "admin@acme.test" || strings.Contains(fmt.Sprint(dir), "PRIVATE") {
+				t.Fatalf("directory: %+v", dir)
+			}
+
+			var res map[string]float64
+			call(t, srv, "POST", "/directories/"+dir.ID+"/sync", nil, 200, &res)
+			if res["users_created"] != 5 || res["groups_created"] != 3 {
+				t.Fatalf("first pull: %v", res)
+			}
+			if fake.subjects[0] != "admin@acme.test" {
+				t.Fatalf("token request impersonated %q", fake.subjects[0])
+			}
+			ctx := context.Background()
+			c := workos.NewClient(apptest.APIKey, workos.WithBaseURL(srv.URL), workos.WithMaxRetries(0))
+			states := map[string]string{}
+			users := c.DirectorySync().ListUsers(ctx, &workos.DirectorySyncListUsersParams{Directory: &dir.ID})
+			for users.Next() {
+				u := users.Current()
+				states[*u.Email] = string(u.State)
+				if *u.Email == "ann@acme.test" && (len(u.Groups) != 3 || u.CustomAttributes["department"] != "R&D" || *u.FirstName != "Ann") {
+					t.Fatalf("ann: %+v", u)
+				}
+			}
+			if users.Err() != nil || states["cy@acme.test"] != "inactive" || states["ann@acme.test"] != "active" || len(states) != 5 {
+				t.Fatalf("users: %v %v", states, users.Err())
+			}
+			// Nested groups are flattened: Engineering holds Platform's members; Platform nests Engineering back (a cycle), so Ann is in all three.
+			groupMembers := func(name string) []string {
+				gl := c.DirectorySync().ListGroups(ctx, &workos.DirectorySyncListGroupsParams{Directory: &dir.ID})
+				for gl.Next() {
+					if gl.Current().Name == name {
+						var out []string
+						ul := c.DirectorySync().ListUsers(ctx, &workos.DirectorySyncListUsersParams{Group: &gl.Current().ID})
+						for ul.Next() {
+							out = append(out, *ul.Current().Email)
+						}
+						return out
+					}
+				}
+				return nil
+			}
+			if m := groupMembers("Engineering"); len(m) != 3 {
+				t.Fatalf("Engineering members: %v", m)
+			}
+
+			// Nothing changed (only volatile etags): no new user or group events.
+			before := eventCount(t, srv, "dsync.user.updated") + eventCount(t, srv, "dsync.group.updated")
+			for i := range fake.users {
+				fake.users[i]["etag"] = "\"changed\""
+			}
+			call(t, srv, "POST", "/directories/"+dir.ID+"/sync", nil, 200, &res)
+			if res["users_updated"] != 0 || res["groups_updated"] != 0 || eventCount(t, srv, "dsync.user.updated")+eventCount(t, srv, "dsync.group.updated") != before {
+				t.Fatalf("idempotent pull changed things: %v", res)
+			}
+
+			// Changes: a rename, a suspension, a deletion, a membership removal, a group deleted.
+			fake.mu.Lock()
+			fake.users[0]["name"] = map[string]any{"givenName": "Anne", "familyName": "A", "fullName": "Anne A"}
+			fake.users[1]["suspended"] = true
+			fake.users = fake.users[:4] // ed is gone
+			fake.members["grp-plat"] = []map[string]any{{"id": "g2", "type": "USER"}}
+			fake.groups = fake.groups[:2]
+			fake.mu.Unlock()
+			call(t, srv, "POST", "/directories/"+dir.ID+"/sync", nil, 200, &res)
+			if res["users_updated"] != 2 || res["users_deleted"] != 1 || res["groups_deleted"] != 1 {
+				t.Fatalf("change pull: %v", res)
+			}
+			if eventCount(t, srv, "dsync.user.deleted") != 1 || eventCount(t, srv, "dsync.group.deleted") != 1 {
+				t.Fatal("missing delete events")
+			}
+			if m := groupMembers("Platform"); len(m) != 1 || m[0] != "bob@acme.test" {
+				t.Fatalf("Platform after removal: %v", m)
+			}
+			if eventCount(t, srv, "dsync.activated") != 1 {
+				t.Fatal("dsync.activated not sent once")
+			}
+
+			// Missing scopes: 403 → invalid_credentials, shown on the directory.
+			fake.mu.Lock()
+			fake.forbidden = true
+			fake.mu.Unlock()
+			var e struct{ Code, Message string }
+			call(t, srv, "POST", "/directories/"+dir.ID+"/sync", nil, 400, &e)
+			if e.Code != "invalid_credentials" || !strings.Contains(e.Message, "domain-wide delegation") {
+				t.Fatalf("403 pull: %+v", e)
+			}
+			var got struct {
+				State  string
+				Google struct {
+					LastSyncError *string `json:"last_sync_error"`
+				}
+			}
+			call(t, srv, "GET", "/directories/"+dir.ID, nil, 200, &got)
+			if got.State != "invalid_credentials" || got.Google.LastSyncError == nil {
+				t.Fatalf("directory after 403: %+v", got)
+			}
+		})
+	}
+}
+
+// TestScheduledPullClaimedOnce: with several nodes racing for a due pull,
+// exactly one claims it.
+func TestScheduledPullClaimedOnce(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			st := b.Open(t)
+			ctx := context.Background()
+			now := time.Now()
+			if err := st.CreateOrganization(ctx, store.Organization{ID: "org_1", Name: "o", SSOPolicy: "optional", CreatedAt: now, UpdatedAt: now}); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.CreateDirectory(ctx, store.Directory{ID: "directory_1", OrganizationID: "org_1", Type: "gsuite directory", Name: "g",
+				State: "unlinked", ExternalKey: "k", NextSyncAt: now.Add(-time.Second), CreatedAt: now, UpdatedAt: now}); err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			claimed := make([]int, 8)
+			for i := range claimed {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					ds, err := st.ClaimDueDirectorySyncs(ctx, now, now.Add(time.Hour), 10)
+					if err != nil {
+						t.Error(err)
+					}
+					claimed[i] = len(ds)
+				}()
+			}
+			wg.Wait()
+			total := 0
+			for _, n := range claimed {
+				total += n
+			}
+			if total != 1 {
+				t.Fatalf("claimed %d times, want 1", total)
+			}
+		})
+	}
+}
