@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 )
@@ -33,6 +34,8 @@ var domainProfile = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.Transiti
 func NormalizeDomain(raw string) (string, string) {
 	s := strings.TrimSpace(raw)
 	switch {
+	case !utf8.ValidString(s):
+		return "", "The domain contains bytes that are not text."
 	case s == "":
 		return "", "Enter a domain, such as example.com."
 	case strings.Contains(s, "://") || strings.ContainsAny(s, "/?#"):
@@ -57,9 +60,34 @@ func NormalizeDomain(raw string) (string, string) {
 	if len(labels) < 2 || len(ascii) > 253 {
 		return "", fmt.Sprintf("%q is not a full domain name; it needs a dot, as in example.com.", raw)
 	}
+	for _, l := range labels {
+		if !validLabel(l) {
+			return "", fmt.Sprintf("%q is not a valid domain name.", raw)
+		}
+	}
+	// The canonical form must survive a second pass unchanged (punycode
+	// labels that decode to invalid names are refused here).
+	if again, err := domainProfile.ToASCII(ascii); err != nil || again != ascii {
+		return "", fmt.Sprintf("%q is not a valid domain name.", raw)
+	}
 	tld := labels[len(labels)-1]
 	if strings.Trim(tld, "0123456789") == "" {
 		return "", fmt.Sprintf("%q is not a valid domain name.", raw)
 	}
 	return ascii, ""
+}
+
+// validLabel checks an ASCII DNS label: 1–63 letters, digits and hyphens,
+// not starting or ending with a hyphen.
+func validLabel(l string) bool {
+	if len(l) == 0 || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(l); i++ {
+		c := l[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
