@@ -50,6 +50,7 @@ type App struct {
 	SSO         *sso.Service
 
 	handler http.Handler
+	routes  *api.RouteTable
 	workers []func(ctx context.Context)
 }
 
@@ -120,7 +121,8 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
-	r := api.Router{Mux: mux, Store: st}
+	a.routes = &api.RouteTable{}
+	r := api.Router{Mux: mux, Store: st, Table: a.routes}
 	(&organization.Handler{Svc: a.Orgs}).Routes(r)
 	(&events.Handler{Store: st}).Routes(r)
 	a.Directories = &directory.Service{Store: st, Sealer: a.Sealer, BaseURL: cfg.BaseURL, Log: log}
@@ -157,6 +159,9 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 	)
 	return a, nil
 }
+
+// Routes lists the node's registered routes.
+func (a *App) Routes() []api.Route { return a.routes.Routes() }
 
 // Handler is the node's whole HTTP surface.
 func (a *App) Handler() http.Handler { return a.handler }
