@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -234,5 +233,3 @@ func must[T any](t testing.TB) func(v T, err error) T {
 		return v
 	}
 }
-
-var _ = fmt.Sprint

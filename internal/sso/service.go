@@ -207,7 +207,7 @@ func (s *Service) Create(ctx context.Context, in ConnectionInput) (Connection, e
 	if in.State != nil && *in.State != "" {
 		return Connection{}, errs.InvalidField("state", "read_only", "A new connection becomes active on its own once its configuration is complete.")
 	}
-	certs, err := s.apply(ctx, &c, in, nil)
+	certs, err := s.apply(ctx, &c, in)
 	if err != nil {
 		return Connection{}, err
 	}
@@ -253,7 +253,7 @@ func (s *Service) Update(ctx context.Context, connID string, in ConnectionInput)
 	if in.ConnectionType != "" {
 		c.Type = in.ConnectionType
 	}
-	certs, err := s.apply(ctx, &c, in, cur.Certificates)
+	certs, err := s.apply(ctx, &c, in)
 	if err != nil {
 		return Connection{}, err
 	}
@@ -301,7 +301,7 @@ func (s *Service) writeCerts(ctx context.Context, q store.Queries, connID string
 // apply copies in onto c, fetching metadata and running discovery as
 // needed (before any transaction: these are network calls). It returns the
 // certificate change to write, or nil.
-func (s *Service) apply(ctx context.Context, c *store.Connection, in ConnectionInput, _ []store.Certificate) (*certChange, error) {
+func (s *Service) apply(ctx context.Context, c *store.Connection, in ConnectionInput) (*certChange, error) {
 	if in.Name != nil {
 		name := strings.TrimSpace(*in.Name)
 		if name == "" || len(name) > 255 {
