@@ -206,3 +206,21 @@ func TestDomainInputRejected(t *testing.T) {
 		}
 	})
 }
+
+// TestLegacySDKUpdateBody sends the body workos-go v4 marshals for an
+// update (capitalised keys, empty strings and nulls for unset fields): only
+// the name may change.
+func TestLegacySDKUpdateBody(t *testing.T) {
+	s := apptest.Start(t, "sqlite")
+	org := decode[struct{ ID string }](t, s.Do(t, "POST", "/organizations",
+		body(`{"name":"Old","external_id":"ext-9","metadata":{"a":"b"},"domain_data":[{"domain":"legacy.example","state":"verified"}]}`)), 201)
+	got := decode[struct {
+		Name       string
+		ExternalID *string `json:"external_id"`
+		Metadata   map[string]string
+		Domains    []domainJSON
+	}](t, s.Do(t, "PUT", "/organizations/"+org.ID, body(`{"Organization":%q,"Name":"New","AllowProfilesOutsideOrganization":false,"Domains":null,"domain_data":null,"external_id":"","metadata":null}`, org.ID)), 200)
+	if got.Name != "New" || got.ExternalID == nil || *got.ExternalID != "ext-9" || got.Metadata["a"] != "b" || len(got.Domains) != 1 || got.Domains[0].State != "verified" {
+		t.Errorf("legacy update = %+v", got)
+	}
+}
