@@ -6,6 +6,8 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"os"
+	"strings"
 	"testing"
 )
 
@@ -50,5 +52,18 @@ func TestErrorHelpers(t *testing.T) {
 	e := Newf(Replayed, "assertion %s", "_a1")
 	if e.Message() != "The response was already used: assertion _a1" {
 		t.Fatalf("message %q", e.Message())
+	}
+}
+
+// TestDocumented checks that docs/sso.md lists every failure code.
+func TestDocumented(t *testing.T) {
+	b, err := os.ReadFile("../../../docs/sso.md")
+	if err != nil {
+		t.Skip("docs/sso.md not found")
+	}
+	for code := range Catalogue {
+		if !strings.Contains(string(b), "`"+string(code)+"`") {
+			t.Errorf("docs/sso.md does not list %s", code)
+		}
 	}
 }
