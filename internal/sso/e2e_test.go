@@ -1,9 +1,14 @@
 package sso_test
 
 import (
+	"bytes"
+	"compress/flate"
 	"context"
+	"encoding/base64"
+	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	sso6 "github.com/workos/workos-go/v6/pkg/sso"
@@ -203,5 +208,32 @@ func TestAuthorizeErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAuthorizeOptions: prompt=login forces re-authentication (SAML
+// ForceAuthn, OIDC prompt) and provider_scopes reach the OIDC provider.
+func TestAuthorizeOptions(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	idp := e.samlIdP(testidp.SAMLOptions{})
+	conn := e.samlConnection(idp, nil)
+	q := url.Values{"client_id": {e.srv.ClientID}, "response_type": {"code"}, "redirect_uri": {redirectURI}, "connection": {conn.ID}, "prompt": {"login"}}
+	loc := must[*url.URL](t)(url.Parse(e.get(e.srv.URL + "/sso/authorize?" + q.Encode()).Header.Get("Location")))
+	raw := must[[]byte](t)(base64.StdEncoding.DecodeString(loc.Query().Get("SAMLRequest")))
+	xml := must[[]byte](t)(io.ReadAll(flate.NewReader(bytes.NewReader(raw))))
+	if !strings.Contains(string(xml), `ForceAuthn="true"`) {
+		t.Fatalf("AuthnRequest without ForceAuthn: %s", xml)
+	}
+
+	var org struct{ ID string }
+	e.api("POST", "/organizations", map[string]any{"name": "OIDC Co"}, 201, &org)
+	op := e.oidcProvider(testidp.OIDCOptions{})
+	oc := e.oidcConnection(op, org.ID)
+	q.Set("connection", oc.ID)
+	q.Set("provider_scopes", "offline_access,groups")
+	loc = must[*url.URL](t)(url.Parse(e.get(e.srv.URL + "/sso/authorize?" + q.Encode()).Header.Get("Location")))
+	if loc.Query().Get("prompt") != "login" || !strings.Contains(loc.Query().Get("scope"), "offline_access") ||
+		!strings.Contains(loc.Query().Get("scope"), "groups") || loc.Query().Get("code_challenge_method") != "S256" || loc.Query().Get("nonce") == "" {
+		t.Fatalf("authorization request %s", loc)
 	}
 }

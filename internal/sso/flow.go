@@ -30,6 +30,8 @@ type AuthorizeParams struct {
 	ClientID, RedirectURI, ResponseType, State string
 	Connection, Organization, Provider, Domain string
 	DomainHint, LoginHint                      string
+	Prompt                                     string   // "login" forces re-authentication at the IdP
+	ProviderScopes                             []string // extra OIDC scopes
 	CodeChallenge, CodeChallengeMethod         string
 	IPAddress, UserAgent                       string
 }
@@ -177,6 +179,10 @@ func (s *Service) Authorize(ctx context.Context, p AuthorizeParams) Outcome {
 	switch conn.Protocol {
 	case store.ProtocolSAML:
 		sp, err := s.serviceProvider(ctx, s.Store, conn, true)
+		if err == nil && p.Prompt == "login" {
+			force := true
+			sp.ForceAuthn = &force
+		}
 		if err == nil {
 			location, err = ssosaml.AuthnRequestURL(sp, req.ID, req.ID)
 		}
@@ -189,7 +195,8 @@ func (s *Service) Authorize(ctx context.Context, p AuthorizeParams) Outcome {
 		req.Nonce, req.CodeVerifier = randomToken(24), randomToken(32)
 		cfg, err := s.oidcConfig(conn)
 		if err == nil {
-			location, err = s.OIDC.AuthURL(ctx, cfg, req.ID, req.Nonce, req.CodeVerifier, p.LoginHint)
+			location, err = s.OIDC.AuthURL(ctx, cfg, req.ID, req.Nonce, req.CodeVerifier,
+				oidc.AuthOptions{LoginHint: p.LoginHint, Prompt: p.Prompt, ExtraScopes: p.ProviderScopes})
 		}
 		if err != nil {
 			f, ok := failure.As(err)

@@ -205,6 +205,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 		State: q.Get("state"), Connection: q.Get("connection"), Organization: q.Get("organization"),
 		Provider: q.Get("provider"), Domain: q.Get("domain"), DomainHint: q.Get("domain_hint"), LoginHint: q.Get("login_hint"),
 		CodeChallenge: q.Get("code_challenge"), CodeChallengeMethod: q.Get("code_challenge_method"),
+		Prompt: q.Get("prompt"), ProviderScopes: api.QueryArray(q, "provider_scopes"),
 		IPAddress: clientIP(r), UserAgent: r.UserAgent(),
 	})
 	h.finish(w, r, o)

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -119,17 +120,34 @@ func (c *Client) oauth2Config(p *Provider, cfg Config) *oauth2.Config {
 	}
 }
 
+// AuthOptions are the optional parts of an authorization request that the
+// host app passed to /sso/authorize.
+type AuthOptions struct {
+	LoginHint   string
+	Prompt      string   // e.g. "login" to force re-authentication
+	ExtraScopes []string // provider_scopes
+}
+
 // AuthURL returns the provider's authorization URL for a new login.
-func (c *Client) AuthURL(ctx context.Context, cfg Config, state, nonce, verifier, loginHint string) (string, error) {
+func (c *Client) AuthURL(ctx context.Context, cfg Config, state, nonce, verifier string, o AuthOptions) (string, error) {
 	p, err := c.Discover(ctx, cfg.Issuer)
 	if err != nil {
 		return "", err
 	}
 	opts := []oauth2.AuthCodeOption{gooidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)}
-	if loginHint != "" {
-		opts = append(opts, oauth2.SetAuthURLParam("login_hint", loginHint))
+	if o.LoginHint != "" {
+		opts = append(opts, oauth2.SetAuthURLParam("login_hint", o.LoginHint))
 	}
-	return c.oauth2Config(p, cfg).AuthCodeURL(state, opts...), nil
+	if o.Prompt != "" {
+		opts = append(opts, oauth2.SetAuthURLParam("prompt", o.Prompt))
+	}
+	oc := c.oauth2Config(p, cfg)
+	for _, s := range o.ExtraScopes {
+		if s != "" && !slices.Contains(oc.Scopes, s) {
+			oc.Scopes = append(oc.Scopes, s)
+		}
+	}
+	return oc.AuthCodeURL(state, opts...), nil
 }
 
 // Identity is the verified result of a login.
