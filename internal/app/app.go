@@ -154,6 +154,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 		func(ctx context.Context) { a.Orgs.RunScheduler(ctx, cfg.DomainCheckInterval) },
 		func(ctx context.Context) { a.sweepIdempotency(ctx) },
 		a.SCIMLog.Run,
+		a.Directories.RunCommitter,
 		gsync.Run,
 		func(ctx context.Context) { a.SSO.RunWorkers(ctx, time.Minute) },
 	)

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/api"
@@ -58,6 +59,9 @@ type Service struct {
 	BaseURL string // public URL; SCIM base URLs hang off it
 	Log     *slog.Logger
 	Now     func() time.Time
+
+	mu        sync.Mutex // guards committer
+	committer *committer
 }
 
 func (s *Service) now() time.Time {

@@ -53,7 +53,7 @@ type membershipEvent struct {
 func (s *Service) CreateUser(ctx context.Context, d store.Directory, u store.DirectoryUser) (store.DirectoryUser, error) {
 	now := s.now()
 	u.ID, u.DirectoryID, u.OrganizationID, u.CreatedAt, u.UpdatedAt = id.New("directory_user"), d.ID, d.OrganizationID, now, now
-	err := s.Store.InTx(ctx, func(q store.Queries) error {
+	err := s.inTx(ctx, func(q store.Queries) error {
 		if err := q.CreateDirectoryUser(ctx, u); err != nil {
 			if errors.Is(err, store.ErrConflict) {
 				return ErrUserNameTaken
@@ -70,7 +70,7 @@ func (s *Service) CreateUser(ctx context.Context, d store.Directory, u store.Dir
 // changed. fn gets a copy it may modify.
 func (s *Service) UpdateUser(ctx context.Context, dirID, userID string, fn func(cur store.DirectoryUser) (store.DirectoryUser, error)) (store.DirectoryUser, error) {
 	var out store.DirectoryUser
-	err := s.Store.InTx(ctx, func(q store.Queries) error {
+	err := s.inTx(ctx, func(q store.Queries) error {
 		cur, err := q.GetDirectoryUser(ctx, dirID, userID, true)
 		if errors.Is(err, store.ErrNotFound) {
 			return errs.NotFound("Directory user", userID)
@@ -107,7 +107,7 @@ func (s *Service) UpdateUser(ctx context.Context, dirID, userID string, fn func(
 // DeleteUser removes a user and its memberships, emitting
 // dsync.group.user_removed for each group and then dsync.user.deleted.
 func (s *Service) DeleteUser(ctx context.Context, dirID, userID string) error {
-	return s.Store.InTx(ctx, func(q store.Queries) error {
+	return s.inTx(ctx, func(q store.Queries) error {
 		u, err := q.GetDirectoryUser(ctx, dirID, userID, true)
 		if errors.Is(err, store.ErrNotFound) {
 			return errs.NotFound("Directory user", userID)
@@ -151,7 +151,7 @@ func (s *Service) CreateGroup(ctx context.Context, d store.Directory, g store.Di
 	if g.IdPID == "" {
 		g.IdPID = g.ID
 	}
-	err := s.Store.InTx(ctx, func(q store.Queries) error {
+	err := s.inTx(ctx, func(q store.Queries) error {
 		if err := q.CreateDirectoryGroup(ctx, g); err != nil {
 			return fmt.Errorf("create directory group: %w", err)
 		}
@@ -233,7 +233,7 @@ func uniq(ids []string) []string {
 // updates never lose a member.
 func (s *Service) UpdateGroup(ctx context.Context, dirID, groupID string, fn func(cur store.DirectoryGroup) (GroupChange, error)) (store.DirectoryGroup, error) {
 	var out store.DirectoryGroup
-	err := s.Store.InTx(ctx, func(q store.Queries) error {
+	err := s.inTx(ctx, func(q store.Queries) error {
 		cur, err := q.GetDirectoryGroup(ctx, dirID, groupID, true)
 		if errors.Is(err, store.ErrNotFound) {
 			return errs.NotFound("Directory group", groupID)
@@ -317,7 +317,7 @@ func (s *Service) UpdateGroup(ctx context.Context, dirID, groupID string, fn fun
 // DeleteGroup removes a group (its memberships go with it) and emits
 // dsync.group.deleted.
 func (s *Service) DeleteGroup(ctx context.Context, dirID, groupID string) error {
-	return s.Store.InTx(ctx, func(q store.Queries) error {
+	return s.inTx(ctx, func(q store.Queries) error {
 		g, err := q.GetDirectoryGroup(ctx, dirID, groupID, true)
 		if errors.Is(err, store.ErrNotFound) {
 			return errs.NotFound("Directory group", groupID)

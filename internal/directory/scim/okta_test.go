@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse/internal/app/apptest"
-	workos "github.com/workos/workos-go/v7"
 	"github.com/workos/workos-go/v6/pkg/directorysync"
+	workos "github.com/workos/workos-go/v7"
 )
 
 func oktaUser(userName, given, family string) map[string]any {

@@ -371,9 +371,14 @@ func (s *Server) search(req *request, group bool) error {
 }
 
 func (s *Server) respondUser(req *request, status int, u store.DirectoryUser) error {
-	_, gs, err := s.Svc.GetUser(req.r.Context(), req.dir.ID, u.ID)
-	if err != nil {
-		return err
+	// A user just created has no groups yet: skip the query on the hot
+	// path of a provisioning burst.
+	var gs []store.DirectoryGroup
+	if status != http.StatusCreated {
+		var err error
+		if _, gs, err = s.Svc.GetUser(req.r.Context(), req.dir.ID, u.ID); err != nil {
+			return err
+		}
 	}
 	q := req.r.URL.Query()
 	out := project(userSchema, renderUser(req.base, u, gs), q.Get("attributes"), q.Get("excludedAttributes"))

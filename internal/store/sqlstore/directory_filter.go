@@ -43,8 +43,8 @@ var (
 		"type":    {"LOWER(e.type)", store.FieldString, true},
 		"primary": {"e.is_primary", store.FieldBool, false},
 	}
-	groupOfUser   = map[string]column{"value": {"m.group_id", store.FieldString, false}}
-	userOfGroup   = map[string]column{"value": {"m.user_id", store.FieldString, false}}
+	groupOfUser = map[string]column{"value": {"m.group_id", store.FieldString, false}}
+	userOfGroup = map[string]column{"value": {"m.user_id", store.FieldString, false}}
 )
 
 // condSQL translates c into a SQL condition over cols, adding its

@@ -1,0 +1,358 @@
+// Command scim is a load generator for Gatehouse's SCIM server. It
+// provisions users and groups the way Microsoft Entra ID does — concurrent
+// POST /Users, then POST /Groups, then PATCH Add members in batches — and
+// reports throughput and the latency of `userName eq` lookups at that size.
+//
+// It starts a Gatehouse node in-process (SQLite in a temp dir, or the
+// PostgreSQL named by -database-url) unless -url points at a running one.
+//
+//	go run ./bench/scim -users 100000 -groups 1000
+//	go run ./bench/scim -database-url postgres://postgres@127.0.0.1:5432/bench?sslmode=disable
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/app"
+	"github.com/gatehouse-dev/gatehouse/internal/config"
+)
+
+type options struct {
+	target      string
+	apiKey      string
+	databaseURL string
+	users       int
+	groups      int
+	batch       int
+	concurrency int
+	lookups     int
+	cpuprofile  string
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.target, "url", "", "base URL of a running Gatehouse; empty = start one in-process")
+	flag.StringVar(&o.apiKey, "api-key", "sk_bench_0123456789", "API key (for -url, the one the server accepts)")
+	flag.StringVar(&o.databaseURL, "database-url", "", "in-process node: postgres://… (empty = SQLite in a temp dir)")
+	flag.IntVar(&o.users, "users", 100000, "users to provision")
+	flag.IntVar(&o.groups, "groups", 1000, "groups to provision; every user joins one group")
+	flag.IntVar(&o.batch, "batch", 50, "members per PATCH, as Entra batches them")
+	flag.IntVar(&o.concurrency, "concurrency", 16, "concurrent SCIM requests")
+	flag.IntVar(&o.lookups, "lookups", 2000, "userName eq lookups to time")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the user provisioning phase here")
+	flag.Parse()
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "scim bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(o options) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	backend := "remote"
+	if o.target == "" {
+		stop, base, name, err := startNode(ctx, o)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		o.target, backend = base, name
+	}
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConns: o.concurrency * 2, MaxIdleConnsPerHost: o.concurrency * 2}, Timeout: time.Minute}
+	c := &client{hc: hc, base: o.target, key: o.apiKey}
+
+	var org struct{ ID string }
+	if err := c.api("POST", "/organizations", map[string]any{"name": "Bench"}, &org); err != nil {
+		return err
+	}
+	var dir struct {
+		ID   string
+		SCIM struct {
+			BaseURL string `json:"base_url"`
+		}
+	}
+	if err := c.api("POST", "/directories", map[string]any{"organization_id": org.ID, "type": "azure scim v2.0"}, &dir); err != nil {
+		return err
+	}
+	var tok struct{ Token string }
+	if err := c.api("POST", "/directories/"+dir.ID+"/tokens", map[string]any{"name": "bench"}, &tok); err != nil {
+		return err
+	}
+	c.scimBase, c.token = dir.SCIM.BaseURL, tok.Token
+	fmt.Printf("backend=%s GOMAXPROCS=%d users=%d groups=%d concurrency=%d batch=%d\n",
+		backend, runtime.GOMAXPROCS(0), o.users, o.groups, o.concurrency, o.batch)
+
+	// 1. Users: concurrent POSTs with Entra's body.
+	userIDs := make([]string, o.users)
+	if o.cpuprofile != "" {
+		f, err := os.Create(o.cpuprofile)
+		if err != nil {
+			return err
+		}
+		pprof.StartCPUProfile(f)
+		defer f.Close()
+	}
+	start := time.Now()
+	err := parallel(o.concurrency, o.users, func(i int) error {
+		name := fmt.Sprintf("user%06d@bench.test", i)
+		var out struct{ ID string }
+		if err := c.scim("POST", "/Users", entraUser(name, i), http.StatusCreated, &out); err != nil {
+			return err
+		}
+		userIDs[i] = out.ID
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("create users: %w", err)
+	}
+	usersDur := time.Since(start)
+	if o.cpuprofile != "" {
+		pprof.StopCPUProfile()
+	}
+	fmt.Printf("users:       %d in %.1fs = %.0f users/s\n", o.users, usersDur.Seconds(), float64(o.users)/usersDur.Seconds())
+
+	// 2. Groups, created empty as Entra does.
+	groupIDs := make([]string, o.groups)
+	start = time.Now()
+	err = parallel(o.concurrency, o.groups, func(i int) error {
+		var out struct{ ID string }
+		body := map[string]any{
+			"schemas":     []string{"urn:ietf:params:scim:schemas:core:2.0:Group"},
+			"externalId":  fmt.Sprintf("g-%d", i),
+			"displayName": fmt.Sprintf("Group %04d", i),
+		}
+		if err := c.scim("POST", "/Groups", body, http.StatusCreated, &out); err != nil {
+			return err
+		}
+		groupIDs[i] = out.ID
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("create groups: %w", err)
+	}
+	groupsDur := time.Since(start)
+	fmt.Printf("groups:      %d in %.1fs\n", o.groups, groupsDur.Seconds())
+
+	// 3. Memberships: user i joins group i % groups, in PATCH Add batches.
+	members := make([][]string, o.groups)
+	for i, id := range userIDs {
+		g := i % o.groups
+		members[g] = append(members[g], id)
+	}
+	type patch struct {
+		group string
+		ids   []string
+	}
+	var patches []patch
+	for g, ids := range members {
+		for len(ids) > 0 {
+			n := min(o.batch, len(ids))
+			patches = append(patches, patch{groupIDs[g], ids[:n]})
+			ids = ids[n:]
+		}
+	}
+	start = time.Now()
+	err = parallel(o.concurrency, len(patches), func(i int) error {
+		p := patches[i]
+		vals := make([]any, len(p.ids))
+		for j, id := range p.ids {
+			vals[j] = map[string]any{"$ref": nil, "value": id}
+		}
+		body := map[string]any{
+			"schemas":    []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+			"Operations": []any{map[string]any{"op": "Add", "path": "members", "value": vals}},
+		}
+		return c.scim("PATCH", "/Groups/"+p.group, body, http.StatusNoContent, nil)
+	})
+	if err != nil {
+		return fmt.Errorf("add members: %w", err)
+	}
+	patchDur := time.Since(start)
+	fmt.Printf("memberships: %d in %d PATCHes, %.1fs = %.0f memberships/s\n", o.users, len(patches), patchDur.Seconds(), float64(o.users)/patchDur.Seconds())
+	total := usersDur + groupsDur + patchDur
+	fmt.Printf("total provisioning: %.1fs\n", total.Seconds())
+
+	// 4. Lookups, one at a time, as an IdP's exists-check does.
+	lat := make([]time.Duration, 0, o.lookups)
+	for range o.lookups {
+		i := rand.IntN(o.users)
+		q := "/Users?filter=" + url.QueryEscape(fmt.Sprintf(`userName eq "user%06d@bench.test"`, i))
+		var out struct{ TotalResults int }
+		t0 := time.Now()
+		if err := c.scim("GET", q, nil, http.StatusOK, &out); err != nil {
+			return err
+		}
+		lat = append(lat, time.Since(t0))
+		if out.TotalResults != 1 {
+			return fmt.Errorf("lookup of user %d found %d", i, out.TotalResults)
+		}
+	}
+	slices.Sort(lat)
+	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(float64(len(lat))*p))] }
+	fmt.Printf("userName eq lookups: n=%d p50=%s p99=%s max=%s\n", len(lat), pct(0.50).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), lat[len(lat)-1].Round(time.Microsecond))
+	return nil
+}
+
+// startNode runs a Gatehouse node in this process.
+func startNode(ctx context.Context, o options) (stop func(), base, backend string, err error) {
+	dir, err := os.MkdirTemp("", "gatehouse-bench-")
+	if err != nil {
+		return nil, "", "", err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", "", err
+	}
+	cfg, err := config.Defaults(func(c *config.Config) {
+		c.Addr = ln.Addr().String()
+		c.BaseURL = "http://" + ln.Addr().String()
+		c.DataDir = filepath.Join(dir, "data")
+		c.APIKey = o.apiKey
+		c.DatabaseURL = o.databaseURL
+		c.SecretKey = "0000000000000000000000000000000000000000000000000000000000000001"
+	})
+	if err != nil {
+		return nil, "", "", err
+	}
+	os.MkdirAll(cfg.DataDir, 0o700)
+	a, err := app.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		return nil, "", "", err
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { a.Serve(sctx, ln); close(done) }()
+	backend = "sqlite"
+	if o.databaseURL != "" {
+		backend = "postgres"
+	}
+	return func() { cancel(); <-done; a.Close(); os.RemoveAll(dir) }, cfg.BaseURL, backend, nil
+}
+
+func entraUser(userName string, i int) map[string]any {
+	return map[string]any{
+		"schemas":    []string{"urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"},
+		"externalId": fmt.Sprintf("ext-%d", i),
+		"userName":   userName,
+		"active":     true,
+		"emails":     []any{map[string]any{"primary": true, "type": "work", "value": userName}},
+		"meta":       map[string]any{"resourceType": "User"},
+		"name":       map[string]any{"formatted": "Bench User", "familyName": "User", "givenName": "Bench"},
+		"roles":      []any{},
+		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": map[string]any{"employeeNumber": fmt.Sprint(i), "department": "Load"},
+	}
+}
+
+// parallel runs fn(0..n-1) on workers goroutines and stops at the first error.
+func parallel(workers, n int, fn func(i int) error) error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				mu.Lock()
+				failed := first != nil
+				mu.Unlock()
+				if failed {
+					return
+				}
+				if err := fn(i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+type client struct {
+	hc       *http.Client
+	base     string
+	key      string
+	scimBase string
+	token    string
+}
+
+func (c *client) do(method, u, auth string, body any, want int, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, u, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+auth)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/scim+json")
+	}
+	res, err := c.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return err
+	}
+	if res.StatusCode != want {
+		return fmt.Errorf("%s %s: %d: %s", method, u, res.StatusCode, b)
+	}
+	if out != nil && len(b) > 0 {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+func (c *client) api(method, path string, body, out any) error {
+	want := http.StatusCreated
+	if method == "GET" {
+		want = http.StatusOK
+	}
+	return c.do(method, c.base+path, c.key, body, want, out)
+}
+
+func (c *client) scim(method, path string, body any, want int, out any) error {
+	if c.scimBase == "" {
+		return errors.New("no directory yet")
+	}
+	return c.do(method, c.scimBase+path, c.token, body, want, out)
+}

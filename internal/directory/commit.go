@@ -1,0 +1,115 @@
+package directory
+
+import (
+	"context"
+	"errors"
+
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+// maxGroup bounds the writes that share one transaction.
+const maxGroup = 256
+
+// committer runs the writes of concurrent SCIM requests in shared
+// transactions ("group commit"). SQLite has one writer, and the commit
+// itself, not the work, is most of a small transaction's cost; a burst of
+// provisioning requests therefore commits together. Each write runs under
+// the shared transaction; if one fails the group is retried write by write
+// (see commitGroup), and each caller learns its own result only after the
+// commit. Used on SQLite only: PostgreSQL runs concurrent transactions,
+// and sharing one there could turn independent row locks into deadlocks.
+type committer struct {
+	ops     chan *groupOp
+	stopped chan struct{}
+}
+
+type groupOp struct {
+	ctx  context.Context
+	fn   func(q store.Queries) error
+	err  error
+	done chan struct{}
+}
+
+// RunCommitter groups writes until ctx ends. Without it (or after it
+// stops) each write runs in its own transaction.
+func (s *Service) RunCommitter(ctx context.Context) {
+	if s.Store.Dialect() != "sqlite" {
+		return
+	}
+	c := &committer{ops: make(chan *groupOp), stopped: make(chan struct{})}
+	s.mu.Lock()
+	s.committer = c
+	s.mu.Unlock()
+	defer close(c.stopped)
+	for {
+		var first *groupOp
+		select {
+		case <-ctx.Done():
+			return
+		case first = <-c.ops:
+		}
+		group := []*groupOp{first}
+	drain:
+		for len(group) < maxGroup {
+			select {
+			case op := <-c.ops:
+				group = append(group, op)
+			default:
+				break drain
+			}
+		}
+		s.commitGroup(context.WithoutCancel(ctx), group)
+	}
+}
+
+// errRetryAlone rolls a group back when one of its writes failed.
+var errRetryAlone = errors.New("directory: a grouped write failed")
+
+// commitGroup runs the group in one transaction. If any write fails (a
+// duplicate userName, an unknown member), the group is rolled back and
+// every write runs again in a transaction of its own, so each caller gets
+// exactly its own outcome. Savepoints would avoid the retry but cost more
+// on the common path: SQLite journals every page a savepoint touches.
+func (s *Service) commitGroup(ctx context.Context, group []*groupOp) {
+	err := s.Store.InTx(ctx, func(q store.Queries) error {
+		for _, op := range group {
+			if op.err = op.ctx.Err(); op.err != nil {
+				return errRetryAlone
+			}
+			if op.err = op.fn(q); op.err != nil {
+				return errRetryAlone
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		for _, op := range group {
+			if op.err = op.ctx.Err(); op.err == nil {
+				op.err = s.Store.InTx(op.ctx, op.fn)
+			}
+		}
+	}
+	for _, op := range group {
+		close(op.done)
+	}
+}
+
+// inTx runs fn in a transaction: a shared one when the committer runs.
+func (s *Service) inTx(ctx context.Context, fn func(q store.Queries) error) error {
+	s.mu.Lock()
+	c := s.committer
+	s.mu.Unlock()
+	if c == nil {
+		return s.Store.InTx(ctx, fn)
+	}
+	op := &groupOp{ctx: ctx, fn: fn, done: make(chan struct{})}
+	select {
+	case c.ops <- op:
+	case <-c.stopped:
+		return s.Store.InTx(ctx, fn)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	<-op.done
+	return op.err
+}
