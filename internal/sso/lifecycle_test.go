@@ -2,11 +2,16 @@ package sso_test
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"io"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -17,6 +22,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/app/apptest"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/testidp"
 )
 
@@ -436,4 +442,63 @@ func TestMetadataRefresh(t *testing.T) {
 func testidpFingerprint(kp *testidp.KeyPair) string {
 	sum := sha256.Sum256(kp.Certificate.Raw)
 	return hex.EncodeToString(sum[:])
+}
+
+// TestCertificateRenewalNotices: an IdP certificate close to expiry gets
+// connection.saml_certificate_renewal_required once per threshold (7 and 1
+// days, expired), and adding a certificate emits saml_certificate_renewed.
+func TestCertificateRenewalNotices(t *testing.T) {
+	for _, backend := range backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, backend)
+			idp := e.samlIdP(testidp.SAMLOptions{})
+			conn := e.samlConnection(idp, nil)
+			now := time.Now().UTC()
+			kp := idp.KeyPair()
+			tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "short-lived"},
+				NotBefore: now.Add(-time.Hour), NotAfter: now.Add(5 * 24 * time.Hour)}
+			der := must[[]byte](t)(x509.CreateCertificate(rand.Reader, tmpl, tmpl, &kp.Key.PublicKey, kp.Key))
+			pemText := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+			e.api("POST", "/connections/"+conn.ID+"/certificates", map[string]string{"certificate": pemText}, 201, nil)
+			if n := e.countEvents("connection.saml_certificate_renewed"); n != 1 {
+				t.Fatalf("%d renewed events", n)
+			}
+			at := func(d time.Duration) {
+				t.Helper()
+				svc := *e.srv.SSO
+				svc.Now = func() time.Time { return now.Add(d) }
+				if err := svc.NotifyExpiringCertificates(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			steps := []struct {
+				at   time.Duration
+				want int
+			}{
+				{0, 1},                          // 5 days left: the 7-day notice
+				{time.Hour, 1},                  // nothing new
+				{4*24*time.Hour + time.Hour, 2}, // under a day left: the 1-day notice
+				{6 * 24 * time.Hour, 3},         // expired
+				{7 * 24 * time.Hour, 3},         // once
+			}
+			for _, s := range steps {
+				at(s.at)
+				if n := e.countEvents("connection.saml_certificate_renewal_required"); n != s.want {
+					t.Fatalf("at +%s: %d notices, want %d", s.at, n, s.want)
+				}
+			}
+			evs := must[[]store.Event](t)(e.srv.Store.ListEvents(context.Background(),
+				store.EventFilter{Names: []string{"connection.saml_certificate_renewal_required"}}, 1, true))
+			var d struct {
+				Connection  struct{ ID string }
+				Certificate struct {
+					IsExpired bool `json:"is_expired"`
+				}
+			}
+			json.Unmarshal(evs[0].Data, &d)
+			if d.Connection.ID != conn.ID || !d.Certificate.IsExpired {
+				t.Fatalf("last notice %s", evs[0].Data)
+			}
+		})
+	}
 }

@@ -625,7 +625,10 @@ func (s *Service) AddCertificate(ctx context.Context, connID, pemText string) (s
 		if err := q.PutCertificate(ctx, rec); err != nil {
 			return fmt.Errorf("add certificate: %w", err)
 		}
-		return s.settle(ctx, q, connID, "", &out)
+		if err := s.settle(ctx, q, connID, "", &out); err != nil {
+			return err
+		}
+		return renewedEvent(ctx, q, out, rec, s.now())
 	})
 	return rec, out, err
 }
@@ -681,6 +684,9 @@ func (s *Service) RunWorkers(ctx context.Context, every time.Duration) {
 			if err := s.RefreshMetadata(ctx, c); err != nil {
 				s.Log.Warn("refresh idp metadata", "connection_id", c.ID, "err", err)
 			}
+		}
+		if err := s.NotifyExpiringCertificates(ctx); err != nil && ctx.Err() == nil {
+			s.Log.Error("certificate renewal notices", "err", err)
 		}
 		select {
 		case <-ctx.Done():

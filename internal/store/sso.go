@@ -94,6 +94,9 @@ type Certificate struct {
 	NotAfter     time.Time
 	Source       string // "manual" | "metadata"
 	CreatedAt    time.Time
+	// RenewalNotified is the smallest days-before-expiry threshold whose
+	// renewal notice was sent; -1 = none.
+	RenewalNotified int
 }
 
 // SSORequest is a login in flight between /sso/authorize and the IdP's
@@ -161,6 +164,13 @@ type SSO interface {
 	DeleteCertificatesBySource(ctx context.Context, connectionID, source string) error
 	// ListCertificates returns a connection's certificates, oldest first.
 	ListCertificates(ctx context.Context, connectionID string) ([]Certificate, error)
+	// CertificatesExpiringBefore returns every certificate whose NotAfter is
+	// before t.
+	CertificatesExpiringBefore(ctx context.Context, t time.Time) ([]Certificate, error)
+	// MarkCertificateNotified records that the notice for threshold was
+	// sent, if no notice for that or a smaller threshold was; it reports
+	// whether it did (so exactly one node sends each notice).
+	MarkCertificateNotified(ctx context.Context, connectionID, fingerprint string, threshold int) (bool, error)
 
 	CreateSSORequest(ctx context.Context, r SSORequest) error
 	// TakeSSORequest returns and deletes a request, so it is used once.

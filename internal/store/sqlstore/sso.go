@@ -185,25 +185,50 @@ func (q *queries) DeleteCertificatesBySource(ctx context.Context, connectionID, 
 	return q.exec(ctx, false, `DELETE FROM sso_certificates WHERE connection_id = $1 AND source = $2`, connectionID, source)
 }
 
-// ListCertificates implements store.SSO.
-func (q *queries) ListCertificates(ctx context.Context, connectionID string) ([]store.Certificate, error) {
-	rows, err := q.r.QueryContext(ctx, `SELECT connection_id, fingerprint, pem, not_before, not_after, source, created_at
-		FROM sso_certificates WHERE connection_id = $1 ORDER BY created_at, fingerprint`, connectionID)
-	if err != nil {
-		return nil, err
-	}
+const certCols = `connection_id, fingerprint, pem, not_before, not_after, source, created_at, renewal_notified`
+
+func scanCerts(rows *sql.Rows) ([]store.Certificate, error) {
 	defer rows.Close()
 	var out []store.Certificate
 	for rows.Next() {
 		var c store.Certificate
 		var nb, na, created int64
-		if err := rows.Scan(&c.ConnectionID, &c.Fingerprint, &c.PEM, &nb, &na, &c.Source, &created); err != nil {
+		if err := rows.Scan(&c.ConnectionID, &c.Fingerprint, &c.PEM, &nb, &na, &c.Source, &created, &c.RenewalNotified); err != nil {
 			return nil, err
 		}
 		c.NotBefore, c.NotAfter, c.CreatedAt = store.FromMillis(nb), store.FromMillis(na), store.FromMillis(created)
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+// ListCertificates implements store.SSO.
+func (q *queries) ListCertificates(ctx context.Context, connectionID string) ([]store.Certificate, error) {
+	rows, err := q.r.QueryContext(ctx, `SELECT `+certCols+` FROM sso_certificates WHERE connection_id = $1 ORDER BY created_at, fingerprint`, connectionID)
+	if err != nil {
+		return nil, err
+	}
+	return scanCerts(rows)
+}
+
+// CertificatesExpiringBefore implements store.SSO.
+func (q *queries) CertificatesExpiringBefore(ctx context.Context, t time.Time) ([]store.Certificate, error) {
+	rows, err := q.r.QueryContext(ctx, `SELECT `+certCols+` FROM sso_certificates WHERE not_after < $1 ORDER BY not_after`, store.Millis(t))
+	if err != nil {
+		return nil, err
+	}
+	return scanCerts(rows)
+}
+
+// MarkCertificateNotified implements store.SSO.
+func (q *queries) MarkCertificateNotified(ctx context.Context, connectionID, fingerprint string, threshold int) (bool, error) {
+	res, err := q.w.ExecContext(ctx, `UPDATE sso_certificates SET renewal_notified = $1
+		WHERE connection_id = $2 AND fingerprint = $3 AND (renewal_notified = -1 OR renewal_notified > $1)`, threshold, connectionID, fingerprint)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // CreateSSORequest implements store.SSO.
