@@ -17,11 +17,13 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/app/apptest"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
+	"github.com/gatehouse-dev/gatehouse/internal/sso"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/testidp"
 )
@@ -500,5 +502,70 @@ func TestCertificateRenewalNotices(t *testing.T) {
 				t.Fatalf("last notice %s", evs[0].Data)
 			}
 		})
+	}
+}
+
+// TestLoginTimeout: a login started and never completed is reported once
+// as authentication.sso_timed_out after RequestLifetime.
+func TestLoginTimeout(t *testing.T) {
+	for _, backend := range backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, backend)
+			idp := e.samlIdP(testidp.SAMLOptions{})
+			conn := e.samlConnection(idp, nil)
+			e.get(e.srv.URL + "/sso/authorize?" + url.Values{"client_id": {e.srv.ClientID}, "response_type": {"code"},
+				"redirect_uri": {redirectURI}, "connection": {conn.ID}}.Encode())
+			svc := *e.srv.SSO
+			svc.Now = func() time.Time { return time.Now().Add(sso.RequestLifetime + time.Minute) }
+			for i := 0; i < 2; i++ {
+				if err := svc.TimeOutLogins(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				if n := e.countEvents("authentication.sso_timed_out"); n != 1 {
+					t.Fatalf("round %d: %d sso_timed_out events", i, n)
+				}
+			}
+		})
+	}
+}
+
+// TestOIDCDiscoveryRetry: an OIDC connection whose provider is down at
+// creation stays a draft, is scheduled for a retry, and activates once
+// discovery works.
+func TestOIDCDiscoveryRetry(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	hs := httptest.NewUnstartedServer(nil)
+	op := must[*testidp.OIDCProvider](t)(testidp.NewOIDC("http://"+hs.Listener.Addr().String()+"/oidc", testidp.OIDCOptions{AutoApprove: true}))
+	var down atomic.Bool
+	down.Store(true)
+	hs.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		op.ServeHTTP(w, r)
+	})
+	hs.Start()
+	defer hs.Close()
+	var c oidcConnJSON
+	e.api("POST", "/connections", map[string]any{"organization_id": e.orgID, "connection_type": "OktaOIDC",
+		"oidc": map[string]any{"issuer": op.Issuer(), "client_id": "x", "client_secret": "y"}}, 201, &c)
+	if c.State != "draft" {
+		t.Fatalf("state %s", c.State)
+	}
+	down.Store(false)
+	svc := *e.srv.SSO
+	now := time.Now().Add(6 * time.Minute)
+	svc.Now = func() time.Time { return now }
+	due := must[[]store.Connection](t)(e.srv.Store.ClaimDueMetadataRefresh(context.Background(), now, now.Add(time.Hour), 10))
+	if len(due) != 1 || due[0].ID != c.ID {
+		t.Fatalf("due %+v", due)
+	}
+	if err := svc.RefreshMetadata(context.Background(), due[0]); err != nil {
+		t.Fatal(err)
+	}
+	e.api("GET", "/connections/"+c.ID, nil, 200, &c)
+	if c.State != "active" {
+		t.Fatalf("state after retry %s", c.State)
 	}
 }

@@ -37,6 +37,7 @@ const (
 	EventSSOStarted            = "authentication.sso_started"
 	EventSSOSucceeded          = "authentication.sso_succeeded"
 	EventSSOFailed             = "authentication.sso_failed"
+	EventSSOTimedOut           = "authentication.sso_timed_out"
 )
 
 // Source values of stored IdP certificates.
@@ -468,12 +469,15 @@ func (s *Service) applyOIDC(ctx context.Context, c *store.Connection, in *OIDCIn
 		cfg.Scopes = in.Scopes
 	}
 	cfg.DiscoveredAt, cfg.DiscoveryError = time.Time{}, ""
+	c.NextRefreshAt = time.Time{}
 	if cfg.Issuer != "" {
 		if _, err := s.OIDC.Discover(ctx, cfg.Issuer); err != nil {
 			if errors.Is(err, netguard.ErrForbiddenTarget) {
 				return errs.InvalidField("oidc.issuer", "forbidden_target", err.Error())
 			}
 			cfg.DiscoveryError = err.Error()
+			// Retry soon: the connection stays a draft until discovery works.
+			c.NextRefreshAt = s.now().Add(5 * time.Minute)
 		} else {
 			cfg.DiscoveredAt = s.now()
 		}
@@ -651,16 +655,48 @@ func (s *Service) DeleteCertificate(ctx context.Context, connID, fingerprint str
 	})
 }
 
-// RefreshMetadata fetches a connection's metadata URL again and replaces
-// its metadata certificates.
+// RefreshMetadata fetches a SAML connection's metadata URL again and
+// replaces its metadata certificates, or retries an OIDC connection's
+// failed discovery.
 func (s *Service) RefreshMetadata(ctx context.Context, c store.Connection) error {
-	if c.Protocol != store.ProtocolSAML || c.SAML.IdPMetadataURL == "" {
+	var in ConnectionInput
+	switch {
+	case c.Protocol == store.ProtocolSAML && c.SAML.IdPMetadataURL != "":
+		u := c.SAML.IdPMetadataURL
+		in.SAML = &SAMLInput{IdPMetadataURL: &u}
+	case c.Protocol == store.ProtocolOIDC && c.OIDC.Issuer != "":
+		iss := c.OIDC.Issuer
+		in.OIDC = &OIDCInput{Issuer: &iss}
+	default:
 		return nil
 	}
-	u := c.SAML.IdPMetadataURL
-	in := ConnectionInput{SAML: &SAMLInput{IdPMetadataURL: &u}}
 	_, err := s.Update(ctx, c.ID, in)
 	return err
+}
+
+// TimeOutLogins reports logins that were started and never completed
+// within RequestLifetime: authentication.sso_timed_out, once each.
+func (s *Service) TimeOutLogins(ctx context.Context) error {
+	for {
+		var n int
+		err := s.Store.InTx(ctx, func(q store.Queries) error {
+			reqs, err := q.TakeExpiredSSORequests(ctx, s.now(), 100)
+			if err != nil {
+				return err
+			}
+			n = len(reqs)
+			for _, r := range reqs {
+				conn := store.Connection{ID: r.ConnectionID, OrganizationID: r.OrganizationID}
+				if err := events.Append(ctx, q, EventSSOTimedOut, r.OrganizationID, authEvent("timed_out", conn, r.IPAddress, r.UserAgent, "", nil)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil || n < 100 {
+			return err
+		}
+	}
 }
 
 // RunWorkers refreshes due metadata URLs and sweeps expired login state
@@ -675,6 +711,9 @@ func (s *Service) RunWorkers(ctx context.Context, every time.Duration) {
 		now := s.now()
 		if err := s.Store.DeleteExpiredSSO(ctx, now); err != nil && ctx.Err() == nil {
 			s.Log.Error("sweep sso state", "err", err)
+		}
+		if err := s.TimeOutLogins(ctx); err != nil && ctx.Err() == nil {
+			s.Log.Error("time out sso logins", "err", err)
 		}
 		due, err := s.Store.ClaimDueMetadataRefresh(ctx, now, now.Add(s.refreshInterval()), 20)
 		if err != nil && ctx.Err() == nil {

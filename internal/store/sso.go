@@ -175,6 +175,9 @@ type SSO interface {
 	CreateSSORequest(ctx context.Context, r SSORequest) error
 	// TakeSSORequest returns and deletes a request, so it is used once.
 	TakeSSORequest(ctx context.Context, id string) (SSORequest, error)
+	// TakeExpiredSSORequests returns and deletes up to limit requests that
+	// expired before now (logins that timed out).
+	TakeExpiredSSORequests(ctx context.Context, now time.Time, limit int) ([]SSORequest, error)
 
 	CreateSSOCode(ctx context.Context, g SSOGrant) error
 	// TakeSSOCode returns and deletes a code's grant, so it is used once.
@@ -185,8 +188,8 @@ type SSO interface {
 	// ConsumeReplayKey records key until expiresAt; ErrConflict if it is
 	// already recorded. The database makes this hold across nodes.
 	ConsumeReplayKey(ctx context.Context, key string, expiresAt time.Time) error
-	// DeleteExpiredSSO drops requests, codes, tokens and replay keys that
-	// expired before now.
+	// DeleteExpiredSSO drops codes, tokens and replay keys that expired
+	// before now (expired requests: TakeExpiredSSORequests).
 	DeleteExpiredSSO(ctx context.Context, now time.Time) error
 
 	// CreateRedirectURI adds r; ErrConflict if the URI is listed. A default

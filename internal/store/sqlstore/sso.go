@@ -241,19 +241,41 @@ func (q *queries) CreateSSORequest(ctx context.Context, r store.SSORequest) erro
 		store.Millis(r.CreatedAt), store.Millis(r.ExpiresAt))
 }
 
-// TakeSSORequest implements store.SSO.
-func (q *queries) TakeSSORequest(ctx context.Context, id string) (store.SSORequest, error) {
+const requestCols = `id, connection_id, organization_id, redirect_uri, state, nonce, code_verifier, code_challenge,
+	code_challenge_method, ip_address, user_agent, created_at, expires_at`
+
+func scanRequest(s rowScanner) (store.SSORequest, error) {
 	var r store.SSORequest
 	var created, expires int64
-	err := q.w.QueryRowContext(ctx, `DELETE FROM sso_requests WHERE id = $1 RETURNING id, connection_id, organization_id, redirect_uri,
-		state, nonce, code_verifier, code_challenge, code_challenge_method, ip_address, user_agent, created_at, expires_at`, id).
-		Scan(&r.ID, &r.ConnectionID, &r.OrganizationID, &r.RedirectURI, &r.State, &r.Nonce, &r.CodeVerifier, &r.CodeChallenge,
-			&r.CodeChallengeMethod, &r.IPAddress, &r.UserAgent, &created, &expires)
-	if err != nil {
-		return r, notFound(err)
-	}
+	err := s.Scan(&r.ID, &r.ConnectionID, &r.OrganizationID, &r.RedirectURI, &r.State, &r.Nonce, &r.CodeVerifier, &r.CodeChallenge,
+		&r.CodeChallengeMethod, &r.IPAddress, &r.UserAgent, &created, &expires)
 	r.CreatedAt, r.ExpiresAt = store.FromMillis(created), store.FromMillis(expires)
-	return r, nil
+	return r, err
+}
+
+// TakeSSORequest implements store.SSO.
+func (q *queries) TakeSSORequest(ctx context.Context, id string) (store.SSORequest, error) {
+	r, err := scanRequest(q.w.QueryRowContext(ctx, `DELETE FROM sso_requests WHERE id = $1 RETURNING `+requestCols, id))
+	return r, notFound(err)
+}
+
+// TakeExpiredSSORequests implements store.SSO.
+func (q *queries) TakeExpiredSSORequests(ctx context.Context, now time.Time, limit int) ([]store.SSORequest, error) {
+	rows, err := q.w.QueryContext(ctx, `DELETE FROM sso_requests WHERE id IN
+		(SELECT id FROM sso_requests WHERE expires_at < $1 ORDER BY expires_at LIMIT $2) RETURNING `+requestCols, store.Millis(now), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.SSORequest
+	for rows.Next() {
+		r, err := scanRequest(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }
 
 func (q *queries) createGrant(ctx context.Context, table string, g store.SSOGrant) error {
@@ -312,7 +334,8 @@ func (q *queries) ConsumeReplayKey(ctx context.Context, key string, expiresAt ti
 
 // DeleteExpiredSSO implements store.SSO.
 func (q *queries) DeleteExpiredSSO(ctx context.Context, now time.Time) error {
-	for _, t := range []string{"sso_requests", "sso_codes", "sso_tokens", "sso_replay"} {
+	// Expired sso_requests are taken by TakeExpiredSSORequests, which reports them.
+	for _, t := range []string{"sso_codes", "sso_tokens", "sso_replay"} {
 		if err := q.exec(ctx, false, `DELETE FROM `+t+` WHERE expires_at < $1`, store.Millis(now)); err != nil {
 			return fmt.Errorf("sweep %s: %w", t, err)
 		}
