@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromiumPath finds Debian's chromium. Without it the browser test skips
+// locally; in CI (CI=true) a missing browser fails the test, because
+// .ci/run installs it.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("chromium is not installed; .ci/run must install it")
+	}
+	t.Skip("chromium not installed")
+	return ""
+}
+
+// artifactDir is where screenshots go: GATEHOUSE_TEST_ARTIFACTS if set.
+func artifactDir(t *testing.T) string {
+	if d := os.Getenv("GATEHOUSE_TEST_ARTIFACTS"); d != "" {
+		if err := os.MkdirAll(d, 0o755); err == nil {
+			return d
+		}
+	}
+	return t.TempDir()
+}
+
+// TestDevDemoLoginInBrowser runs `gatehouse dev` and signs in through the
+// demo host app and the built-in IdP in a real headless Chromium, as a
+// newcomer would in their first minute.
+func TestDevDemoLoginInBrowser(t *testing.T) {
+	browser := chromiumPath(t)
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var out bytes.Buffer
+	go func() { done <- run(ctx, []string{"dev", "--data-dir", dir, "--addr", addr}, &out, &bytes.Buffer{}) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	base := "http://" + addr
+	for i := 0; ; i++ {
+		res, err := http.Get(base + "/healthz")
+		if err == nil {
+			res.Body.Close()
+			break
+		}
+		if i > 200 {
+			t.Fatalf("gatehouse dev did not start: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(browser), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(filepath.Join(dir, "chromium")), chromedp.WindowSize(1100, 900))
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer acancel()
+	bctx, bcancel := chromedp.NewContext(actx)
+	defer bcancel()
+	bctx, tcancel := context.WithTimeout(bctx, 60*time.Second)
+	defer tcancel()
+
+	steps := []chromedp.Action[chromedp.Void]{
+		chromedp.Navigate(base + "/demo/"),
+		chromedp.WaitVisible(`a[href="/demo/login"]`),
+		chromedp.Click(`a[href="/demo/login"]`),
+		chromedp.WaitVisible(`#password`),
+		chromedp.SendKeys(`#email`, "alice@example.com"),
+		chromedp.SendKeys(`#password`, "alice"),
+		chromedp.Click(`button.primary`),
+	}
+	for i, step := range steps {
+		if _, err := chromedp.Run(bctx, step); err != nil {
+			if shot, serr := chromedp.Run(context.WithoutCancel(bctx), chromedp.FullScreenshot(90)); serr == nil {
+				os.WriteFile(filepath.Join(artifactDir(t), "dev-demo-failure.png"), shot, 0o644)
+			}
+			t.Fatalf("browser step %d: %v", i, err)
+		}
+	}
+	// The IdP posts the response to the ACS with a self-submitting form,
+	// which redirects to the demo callback: poll until the profile shows.
+	var body string
+	for start := time.Now(); time.Since(start) < 30*time.Second; {
+		loc, _ := chromedp.Run(bctx, chromedp.Location())
+		if strings.Contains(loc, "/demo/callback") {
+			if body, _ = chromedp.Run(bctx, chromedp.Text(`body`)); strings.Contains(body, "Signed in with SSO") {
+				break
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(90))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	path := filepath.Join(artifactDir(t), "dev-demo-profile.png")
+	if err := os.WriteFile(path, shot, 0o644); err == nil {
+		t.Logf("screenshot: %s", path)
+	}
+	for _, want := range []string{"Signed in with SSO", "alice@example.com", `"object": "profile"`, "GenericSAML"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("profile page lacks %q:\n%s", want, body)
+		}
+	}
+}
