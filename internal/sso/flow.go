@@ -313,6 +313,9 @@ func (r replayCache) Consume(assertionID string, expiresAt time.Time) error {
 // ACS handles a SAML Response posted to a connection's ACS.
 func (s *Service) ACS(ctx context.Context, connID, samlResponse, relayState, ip, ua string) Outcome {
 	conn, err := s.Store.GetConnection(ctx, connID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return Outcome{ErrorCode: "server_error", Err: failure.New(failure.InternalError, err)}
+	}
 	if err != nil || conn.Protocol != store.ProtocolSAML {
 		return Outcome{ErrorCode: "connection_invalid", Err: failure.Newf(failure.ConnectionInvalid, "no SAML connection %q", connID)}
 	}
@@ -419,7 +422,9 @@ func (s *Service) recordFailure(ctx context.Context, conn store.Connection, ip, 
 	} else if s.Log != nil {
 		s.Log.InfoContext(ctx, "sso failed", "connection_id", conn.ID, "code", string(f.Code), "err", f)
 	}
-	err := s.Store.InTx(context.WithoutCancel(ctx), func(q store.Queries) error {
+	// Record the failure even if the browser went away meanwhile.
+	ctx = context.WithoutCancel(ctx)
+	err := s.Store.InTx(ctx, func(q store.Queries) error {
 		return events.Append(ctx, q, EventSSOFailed, conn.OrganizationID, authEvent("failed", conn, ip, ua, "", f))
 	})
 	if err != nil && s.Log != nil {
@@ -464,6 +469,9 @@ func (s *Service) succeed(ctx context.Context, conn store.Connection, req *store
 // OIDCCallback handles the provider's redirect back to a connection.
 func (s *Service) OIDCCallback(ctx context.Context, connID string, q url.Values, ip, ua string) Outcome {
 	conn, err := s.Store.GetConnection(ctx, connID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return Outcome{ErrorCode: "server_error", Err: failure.New(failure.InternalError, err)}
+	}
 	if err != nil || conn.Protocol != store.ProtocolOIDC {
 		return Outcome{ErrorCode: "connection_invalid", Err: failure.Newf(failure.ConnectionInvalid, "no OIDC connection %q", connID)}
 	}
@@ -576,12 +584,12 @@ func (s *Service) Token(ctx context.Context, p TokenParams) (TokenResponse, erro
 	if subtle.ConstantTimeCompare([]byte(p.ClientID), []byte(s.ClientID)) != 1 {
 		return TokenResponse{}, &OAuthError{400, "invalid_client", "client_id is not this Gatehouse's client ID."}
 	}
-	secrets := p.BearerKeys
+	candidates := p.BearerKeys
 	if p.ClientSecret != "" {
-		secrets = []string{p.ClientSecret}
+		candidates = []string{p.ClientSecret}
 	}
 	ok := false
-	for _, sec := range secrets {
+	for _, sec := range candidates {
 		if _, err := s.Store.APIKeyByHash(ctx, api.HashKey(sec)); err == nil {
 			ok = true
 			break
