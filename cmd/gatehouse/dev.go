@@ -28,8 +28,15 @@ import (
 
 func init() { extraCommands["dev"] = dev }
 
-// demoExternalID marks the demo organization so restarts find it again.
-const demoExternalID = "gatehouse-dev-demo"
+// External IDs mark the demo organizations so restarts find them again.
+const (
+	demoExternalID     = "gatehouse-dev-demo"
+	demoOIDCExternalID = "gatehouse-dev-demo-oidc"
+)
+
+// The test OpenID provider's client for the OIDC demo connection. It is a
+// local demo, so a fixed secret is fine.
+const demoOIDCClientID, demoOIDCSecret = "gatehouse-dev", "gatehouse-dev-secret"
 
 // demoUsers sign in at the built-in test IdP.
 var demoUsers = []testidp.User{
@@ -80,6 +87,39 @@ func dev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	op, err := testidp.NewOIDC(cfg.BaseURL+"/testidp/oidc", testidp.OIDCOptions{RequirePKCE: true, AuthorizationResponseIss: true,
+		Logger: log.With("component", "testidp")})
+	if err != nil {
+		return err
+	}
+	for _, u := range demoUsers {
+		if err := op.AddUser(u); err != nil {
+			return err
+		}
+	}
+
+	demo := &demoApp{
+		sdk:      workos.NewClient(cfg.APIKey, workos.WithBaseURL(cfg.BaseURL), workos.WithClientID(a.ClientID), workos.WithMaxRetries(0)),
+		callback: demoCallback, log: log, ready: make(chan struct{}),
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/testidp/saml/", idp)
+	mux.Handle("/testidp/oidc/", op)
+	mux.Handle("/demo/", demo.routes())
+	mux.Handle("GET /{$}", http.RedirectHandler("/demo/", http.StatusFound))
+	mux.Handle("/", a.Handler())
+
+	// Serve first: the OIDC connection's discovery calls this very server.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	defer srv.Close()
+
 	org, conn, err := setUpDemo(ctx, a, idp)
 	if err != nil {
 		return fmt.Errorf("set up the demo: %w", err)
@@ -91,40 +131,31 @@ func dev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if _, err := idp.AddServiceProviderMetadata(md); err != nil {
 		return fmt.Errorf("register the demo connection at the test IdP: %w", err)
 	}
-
-	demo := &demoApp{
-		sdk:   workos.NewClient(cfg.APIKey, workos.WithBaseURL(cfg.BaseURL), workos.WithClientID(a.ClientID), workos.WithMaxRetries(0)),
-		orgID: org.ID, callback: demoCallback, idpStart: idp.StartURL(a.SSO.SPEntityID(conn.ID), ""), log: log,
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/testidp/saml/", idp)
-	mux.Handle("/demo/", demo.routes())
-	mux.Handle("GET /{$}", http.RedirectHandler("/demo/", http.StatusFound))
-	mux.Handle("/", a.Handler())
-
-	ln, err := net.Listen("tcp", cfg.Addr)
+	oidcOrg, oidcConn, err := setUpOIDCDemo(ctx, a, op)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return fmt.Errorf("set up the OIDC demo: %w", err)
 	}
+	demo.orgID, demo.oidcOrgID = org.ID, oidcOrg.ID
+	demo.idpStart = idp.StartURL(a.SSO.SPEntityID(conn.ID), "")
+	close(demo.ready)
+
 	printBanner(stdout, a, cfg.APIKey)
 	fmt.Fprintf(stdout, "\n  Try a login:  %s/demo/\n", cfg.BaseURL)
-	fmt.Fprintf(stdout, "  Test IdP:     %s/testidp/saml/  (users: alice@example.com / alice, bob@example.com / bob)\n", cfg.BaseURL)
-	fmt.Fprintf(stdout, "  Organization: %s   SAML connection: %s\n", org.ID, conn.ID)
+	fmt.Fprintf(stdout, "  Test IdPs:    %s/testidp/saml/ (SAML), %s/testidp/oidc (OIDC)\n", cfg.BaseURL, cfg.BaseURL)
+	fmt.Fprintf(stdout, "                users: alice@example.com / alice, bob@example.com / bob\n")
+	fmt.Fprintf(stdout, "  Demo Corp:    %s   SAML connection: %s\n", org.ID, conn.ID)
+	fmt.Fprintf(stdout, "  Demo OIDC:    %s   OIDC connection: %s\n", oidcOrg.ID, oidcConn.ID)
 	fmt.Fprintf(stdout, "  SDK:          workos.NewClient(%q, workos.WithBaseURL(%q), workos.WithClientID(%q))\n\n", cfg.APIKey, cfg.BaseURL, a.ClientID)
-	return serveHandler(ctx, a, ln, mux, log)
+	return serveUntilDone(ctx, a, srv, errc, log)
 }
 
-// serveHandler is App.Serve with another top-level handler (the demo and
-// the test IdP mounted in front of Gatehouse).
-func serveHandler(ctx context.Context, a *app.App, ln net.Listener, h http.Handler, log *slog.Logger) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
+// serveUntilDone runs the workers and waits for the server to fail or ctx
+// to end, then shuts down gracefully.
+func serveUntilDone(ctx context.Context, a *app.App, srv *http.Server, errc chan error, log *slog.Logger) error {
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
 	wait := a.RunWorkers(wctx)
 	defer wait()
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return err
@@ -216,14 +247,51 @@ func setUpDemo(ctx context.Context, a *app.App, idp *testidp.SAMLIdP) (organizat
 	return org, conn, err
 }
 
+// setUpOIDCDemo finds or creates a second demo organization with an OIDC
+// connection to the test OpenID provider, and registers the client there.
+func setUpOIDCDemo(ctx context.Context, a *app.App, op *testidp.OIDCProvider) (organization.Organization, sso.Connection, error) {
+	org, err := a.Orgs.GetByExternalID(ctx, demoOIDCExternalID)
+	if err != nil {
+		org, err = a.Orgs.Create(ctx, organization.Input{
+			Name:       organization.Optional[string]{Set: true, Value: "Demo OIDC Corp"},
+			ExternalID: organization.Optional[string]{Set: true, Value: demoOIDCExternalID},
+		})
+		if err != nil {
+			return org, sso.Connection{}, err
+		}
+	}
+	conns, _, err := a.SSO.List(ctx, store.ConnectionFilter{OrganizationID: org.ID, Type: "GenericOIDC"}, store.Page{Limit: 1, Order: store.Asc})
+	if err != nil {
+		return org, sso.Connection{}, err
+	}
+	name, iss, id, secret := "Gatehouse test OpenID provider", op.Issuer(), demoOIDCClientID, demoOIDCSecret
+	in := sso.ConnectionInput{OrganizationID: org.ID, ConnectionType: "GenericOIDC", Name: &name,
+		OIDC: &sso.OIDCInput{Issuer: &iss, ClientID: &id, ClientSecret: &secret}}
+	var conn sso.Connection
+	if len(conns) == 0 {
+		conn, err = a.SSO.Create(ctx, in)
+	} else {
+		conn, err = a.SSO.Update(ctx, conns[0].ID, in)
+	}
+	if err != nil {
+		return org, conn, err
+	}
+	err = op.AddClient(testidp.OIDCClient{ID: demoOIDCClientID, Secret: demoOIDCSecret, RedirectURIs: []string{a.SSO.OIDCRedirectURI(conn.ID)}})
+	return org, conn, err
+}
+
 // demoApp is a tiny host app: it signs users in with Gatehouse through the
 // WorkOS Go SDK, exactly as a real app would.
 type demoApp struct {
-	sdk      *workos.Client
-	orgID    string
-	callback string
-	idpStart string
-	log      *slog.Logger
+	sdk       *workos.Client
+	orgID     string // SAML demo organization
+	oidcOrgID string // OIDC demo organization
+	callback  string
+	idpStart  string
+	log       *slog.Logger
+	// ready is closed once the fields above are set; the server starts
+	// before that (OIDC discovery calls it), so the demo pages wait.
+	ready chan struct{}
 }
 
 const demoStateCookie = "gatehouse_demo_state"
@@ -233,7 +301,13 @@ func (d *demoApp) routes() http.Handler {
 	mux.HandleFunc("GET /demo/{$}", d.home)
 	mux.HandleFunc("GET /demo/login", d.login)
 	mux.HandleFunc("GET /demo/callback", d.handleCallback)
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-d.ready:
+			mux.ServeHTTP(w, r)
+		case <-r.Context().Done():
+		}
+	})
 }
 
 var demoPage = template.Must(template.New("demo").Parse(`<!doctype html>
@@ -257,7 +331,7 @@ dt{font-weight:600}dd{margin:0 0 .5rem 0}
 {{else}}<p>This page plays your application. It sends you to Gatehouse's <code>/sso/authorize</code> for the demo
 organization, Gatehouse sends you to the built-in test IdP, and you come back here with a code that the app exchanges
 for your profile with the WorkOS Go SDK.</p>
-<p><a class="button" href="/demo/login">Sign in with SSO</a></p>
+<p><a class="button" href="/demo/login">Sign in with SSO</a> &nbsp; <a class="button" href="/demo/login?via=oidc">Sign in with SSO (OIDC)</a></p>
 <p>Test users: <code>alice@example.com</code> / <code>alice</code>, <code>bob@example.com</code> / <code>bob</code>.</p>
 <p>Or <a href="{{.IdPStart}}">start at the IdP</a> (IdP-initiated login).</p>{{end}}
 </body></html>
@@ -287,7 +361,11 @@ func (d *demoApp) login(w http.ResponseWriter, r *http.Request) {
 	rand.Read(b)
 	state := base64.RawURLEncoding.EncodeToString(b)
 	http.SetCookie(w, &http.Cookie{Name: demoStateCookie, Value: state, Path: "/demo/", HttpOnly: true, SameSite: http.SameSiteLaxMode, MaxAge: 600})
-	u := d.sdk.SSO().GetAuthorizationURL(&workos.SSOGetAuthorizationURLParams{Organization: &d.orgID, RedirectURI: d.callback, State: &state})
+	org := d.orgID
+	if r.URL.Query().Get("via") == "oidc" {
+		org = d.oidcOrgID
+	}
+	u := d.sdk.SSO().GetAuthorizationURL(&workos.SSOGetAuthorizationURLParams{Organization: &org, RedirectURI: d.callback, State: &state})
 	http.Redirect(w, r, u, http.StatusFound)
 }
 

@@ -90,6 +90,15 @@ func TestDev(t *testing.T) {
 		if !strings.Contains(page, "Signed in with SSO") || !strings.Contains(page, "alice@example.com") {
 			t.Fatalf("round %d: demo page:\n%s", round, page)
 		}
+		// The same through the OIDC demo organization and test provider.
+		page = read(c.Get(base + "/demo/login?via=oidc"))
+		action, v = formValues(t, page)
+		v.Set("email", "bob@example.com")
+		v.Set("password", "bob")
+		page = read(c.PostForm(base+action, v))
+		if !strings.Contains(page, "Signed in with SSO") || !strings.Contains(page, "bob@example.com") || !strings.Contains(page, "GenericOIDC") {
+			t.Fatalf("round %d: OIDC demo page:\n%s", round, page)
+		}
 		if !strings.Contains(out.String(), "/demo/") || !strings.Contains(out.String(), "API key:   sk_") {
 			t.Fatalf("banner:\n%s", out.String())
 		}
