@@ -118,7 +118,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) *Error {
 
 // writeJSON writes a SCIM response body.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/scim+json; charset=utf-8")
+	w.Header().Set("Content-Type", "application/scim+json")
 	if status == http.StatusNoContent {
 		w.WriteHeader(status)
 		return

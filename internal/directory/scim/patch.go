@@ -458,9 +458,13 @@ func applyFiltered(c object, key string, op Operation, t target) error {
 		}
 		out = append(out, eo)
 	}
+	if matched == 0 && op.Op != "remove" && len(list) > 0 {
+		return badRequest(TypeNoTarget, "No value of %s matches %s.", t.name, op.Path)
+	}
 	if matched == 0 && op.Op != "remove" {
-		// Entra replaces emails[type eq "work"].value on users that have no
-		// work address yet: create the value the filter describes.
+		// Entra may replace emails[type eq "work"].value on a user with no
+		// address at all: create the value the filter describes. (With
+		// values present but none matching, RFC 7644 §3.5.2.3 says 400.)
 		seed, ok := seedFromFilter(t.filter)
 		if !ok {
 			return badRequest(TypeNoTarget, "No value of %s matches %s.", t.name, op.Path)

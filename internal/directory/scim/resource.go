@@ -136,6 +136,10 @@ func coerce(path string, a Attribute, v any) (any, error) {
 		if len(out) == 0 {
 			return nil, nil
 		}
+		if a.Type == "complex" {
+			out = dedupeValues(out)
+			onePrimary(out)
+		}
 		return out, nil
 	}
 	switch a.Type {
@@ -500,4 +504,55 @@ func project(rs resourceSchema, m object, attributes, excluded string) object {
 		}
 	}
 	return m
+}
+
+// dedupeValues drops values that repeat an earlier (type, value) pair
+// (RFC 7643 §2.4).
+func dedupeValues(list []any) []any {
+	out := list[:0]
+	for i, e := range list {
+		eo, ok := e.(object)
+		v, hasValue := eo["value"]
+		if !ok || !hasValue {
+			out = append(out, e)
+			continue
+		}
+		dup := false
+		for _, prev := range list[:i] {
+			po, _ := prev.(object)
+			if po != nil && sameString(po["value"], v) && sameString(po["type"], eo["type"]) {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func sameString(a, b any) bool {
+	as, aok := a.(string)
+	bs, bok := b.(string)
+	if aok && bok {
+		return strings.EqualFold(as, bs)
+	}
+	return a == b
+}
+
+// onePrimary keeps at most one primary value: the last one marked, which
+// is the one a PATCH add just appended (RFC 7644 §3.5.2).
+func onePrimary(list []any) {
+	last := -1
+	for i, e := range list {
+		if eo, ok := e.(object); ok && eo["primary"] == true {
+			last = i
+		}
+	}
+	for i, e := range list {
+		if eo, ok := e.(object); ok && i != last && eo["primary"] == true {
+			eo["primary"] = false
+		}
+	}
 }

@@ -143,8 +143,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	e := store.SCIMRequest{
 		ID: id.New("scim_request"), DirectoryID: dirID, Method: r.Method, Path: r.URL.RequestURI(), Status: rec.status,
-		LatencyMicro: time.Since(start).Microseconds(), RequestBody: redact(body), ResponseBody: truncate(rec.body.String()),
-		CreatedAt: start,
+		LatencyMicro: time.Since(start).Microseconds(), RequestBody: redact(body), CreatedAt: start,
+	}
+	// A successful answer is the stored resource, readable through the
+	// API; keeping only failed answers halves the log's write volume
+	// during a provisioning burst.
+	if rec.status >= 300 {
+		e.ResponseBody = truncate(rec.body.String())
 	}
 	if len(body) > MaxBodyBytes {
 		e.RequestBody = "[too large]"
@@ -433,8 +438,8 @@ func (s *Server) replaceUser(req *request, userID string) error {
 	if err != nil {
 		return err
 	}
-	u, err := s.Svc.UpdateUser(req.r.Context(), req.dir.ID, userID, func(store.DirectoryUser) (store.DirectoryUser, error) {
-		return nu, nil
+	u, err := s.Svc.UpdateUser(req.r.Context(), req.dir.ID, userID, func(cur store.DirectoryUser) (store.DirectoryUser, error) {
+		return nu, checkVersion(req.r, cur.UpdatedAt)
 	})
 	if err != nil {
 		return err
@@ -448,6 +453,9 @@ func (s *Server) patchUser(req *request, userID string) error {
 		return err
 	}
 	u, err := s.Svc.UpdateUser(req.r.Context(), req.dir.ID, userID, func(cur store.DirectoryUser) (store.DirectoryUser, error) {
+		if err := checkVersion(req.r, cur.UpdatedAt); err != nil {
+			return cur, err
+		}
 		return PatchUser(cur, pr)
 	})
 	if err != nil {
@@ -459,9 +467,7 @@ func (s *Server) patchUser(req *request, userID string) error {
 // PatchUser applies a PATCH to a stored user and derives the result.
 func PatchUser(cur store.DirectoryUser, pr PatchRequest) (store.DirectoryUser, error) {
 	m := decodeObject(cur.Attributes)
-	if _, ok := m["active"]; !ok {
-		m["active"] = cur.State == store.UserActive
-	}
+	_, hadActive := m["active"]
 	m, err := applyPatch(userSchema, m, pr.Operations)
 	if err != nil {
 		return cur, err
@@ -469,7 +475,11 @@ func PatchUser(cur store.DirectoryUser, pr PatchRequest) (store.DirectoryUser, e
 	if m, err = normalize(userSchema, m); err != nil {
 		return cur, err
 	}
-	return deriveUser(m)
+	u, err := deriveUser(m)
+	if _, hasActive := m["active"]; !hadActive && !hasActive {
+		u.State = cur.State // a user written without active keeps its state
+	}
+	return u, err
 }
 
 // membersOf reads member IDs from a members value list.
@@ -563,8 +573,8 @@ func (s *Server) replaceGroup(req *request, groupID string) error {
 	if err != nil {
 		return err
 	}
-	g, err := s.Svc.UpdateGroup(req.r.Context(), req.dir.ID, groupID, func(store.DirectoryGroup) (directory.GroupChange, error) {
-		return directory.GroupChange{Group: &ng, Replace: true, Set: ids}, nil
+	g, err := s.Svc.UpdateGroup(req.r.Context(), req.dir.ID, groupID, func(cur store.DirectoryGroup) (directory.GroupChange, error) {
+		return directory.GroupChange{Group: &ng, Replace: true, Set: ids}, checkVersion(req.r, cur.UpdatedAt)
 	})
 	if err != nil {
 		return err
@@ -582,6 +592,9 @@ func (s *Server) patchGroup(req *request, groupID string) error {
 		return err
 	}
 	g, err := s.Svc.UpdateGroup(req.r.Context(), req.dir.ID, groupID, func(cur store.DirectoryGroup) (directory.GroupChange, error) {
+		if err := checkVersion(req.r, cur.UpdatedAt); err != nil {
+			return directory.GroupChange{}, err
+		}
 		return PatchGroup(cur, pr)
 	})
 	if err != nil {
@@ -753,4 +766,22 @@ func memberIDsFromFilter(e filter.Expression) ([]string, bool) {
 		return append(l, r...), ok
 	}
 	return nil, false
+}
+
+// checkVersion honours If-Match (RFC 7644 §3.14): a write against another
+// version than the current one is refused with 412.
+func checkVersion(r *http.Request, updated time.Time) error {
+	want := strings.TrimSpace(r.Header.Get("If-Match"))
+	if want == "" || want == "*" {
+		return nil
+	}
+	cur := version(updated)
+	for _, v := range strings.Split(want, ",") {
+		v = strings.TrimSpace(v)
+		if v == cur || "W/"+v == cur {
+			return nil
+		}
+	}
+	return &Error{Status: http.StatusPreconditionFailed, SCIMType: TypeInvalidVers,
+		Detail: fmt.Sprintf("The resource is at version %s, not %s.", cur, want)}
 }

@@ -175,6 +175,7 @@ func TestBadInput(t *testing.T) {
 				{"patch empty userName", "PATCH", "/Users/" + uid, patchOp(map[string]any{"op": "replace", "path": "userName", "value": ""}), 400, "invalidValue"},
 				{"patch path-less non-object", "PATCH", "/Users/" + uid, patchOp(map[string]any{"op": "replace", "value": "x"}), 400, "invalidValue"},
 				{"patch members by complex filter", "PATCH", "/Groups/" + gid, patchOp(map[string]any{"op": "remove", "path": `members[display co "x"]`}), 400, "invalidFilter"},
+				{"patch replace unmatched value path", "PATCH", "/Users/" + uid, patchOp(map[string]any{"op": "replace", "path": `emails[type eq "home"].value`, "value": "h@y.test"}), 400, "noTarget"},
 				{"patch unknown user", "PATCH", "/Users/directory_user_nope", patchOp(map[string]any{"op": "replace", "path": "active", "value": false}), 404, "noTarget"},
 				{"put unknown group", "PUT", "/Groups/directory_group_nope", map[string]any{"displayName": "x"}, 404, "noTarget"},
 			}
