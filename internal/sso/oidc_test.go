@@ -146,6 +146,10 @@ func testOIDCAttacks(t *testing.T, backend string) {
 		{"bad nonce", testidp.Faults{Nonce: "not-the-nonce"}, "nonce_mismatch"},
 		{"RFC 9207 iss mismatch", testidp.Faults{ResponseIss: "https://evil.example"}, "iss_parameter_mismatch"},
 		{"userinfo for another subject", testidp.Faults{UserinfoSubject: "mallory"}, "userinfo_subject_mismatch"},
+		{"missing sub", testidp.Faults{Claims: map[string]any{"sub": nil}}, "malformed_response"},
+		{"missing aud", testidp.Faults{Claims: map[string]any{"aud": nil}}, "audience_mismatch"},
+		{"several audiences, azp another client", testidp.Faults{Claims: map[string]any{"aud": []string{oidcClientID, "other"}, "azp": "other"}}, "audience_mismatch"},
+		{"at_hash mismatch", testidp.Faults{Claims: map[string]any{"at_hash": "AAAAAAAAAAAAAAAAAAAAAA"}}, "signature_invalid"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -195,9 +195,22 @@ func (c *Client) Callback(ctx context.Context, cfg Config, q url.Values, nonce, 
 	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 || nonce == "" {
 		return nil, failure.Newf(failure.NonceMismatch, "")
 	}
+	if idt.Subject == "" {
+		return nil, failure.Newf(failure.MalformedResponse, "the ID token has no sub claim")
+	}
 	claims := map[string]any{}
 	if err := idt.Claims(&claims); err != nil {
 		return nil, failure.New(failure.MalformedResponse, err)
+	}
+	// OIDC Core 3.1.3.7: with several audiences, azp must be us.
+	if azp, _ := claims["azp"].(string); (len(idt.Audience) > 1 || azp != "") && azp != cfg.ClientID {
+		return nil, failure.Newf(failure.AudienceMismatch, "the ID token's authorized party is %q", azp)
+	}
+	// at_hash binds the access token used for userinfo to the ID token.
+	if idt.AccessTokenHash != "" {
+		if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
+			return nil, failure.New(failure.SignatureInvalid, fmt.Errorf("at_hash: %w", err))
+		}
 	}
 	if p.UserInfoEndpoint() != "" {
 		ui, err := p.UserInfo(gooidc.ClientContext(ctx, c.HTTP), oauth2.StaticTokenSource(tok))
