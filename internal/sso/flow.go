@@ -302,6 +302,7 @@ type replayCache struct {
 	prefix string
 }
 
+// Consume implements crewjam's AssertionReplayCache.
 func (r replayCache) Consume(assertionID string, expiresAt time.Time) error {
 	err := r.q.ConsumeReplayKey(r.ctx, r.prefix+assertionID, expiresAt)
 	if errors.Is(err, store.ErrConflict) {
@@ -574,6 +575,7 @@ type OAuthError struct {
 	Description string
 }
 
+// Error returns the OAuth error code and description.
 func (e *OAuthError) Error() string { return e.Code + ": " + e.Description }
 
 // Token exchanges a one-time code for an access token and the profile.

@@ -177,6 +177,7 @@ type Error struct {
 	Err    error
 }
 
+// Error returns the reason, detail and cause, for logs.
 func (e *Error) Error() string {
 	msg := string(e.Code)
 	if r, ok := Catalogue[e.Code]; ok {
@@ -191,6 +192,7 @@ func (e *Error) Error() string {
 	return msg
 }
 
+// Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
 // Message returns the user-facing description: title and detail, no cause.
