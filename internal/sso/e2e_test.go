@@ -144,7 +144,7 @@ func TestSAMLLoginSDKs(t *testing.T) {
 					t.Fatalf("list: %v, %d", it.Err(), n)
 				}
 				got, err := wc.SSO().GetConnection(ctx, conn.ID)
-				if err != nil || string(got.State) != "active" || len(got.Domains) != 1 {
+				if err != nil || string(got.State) != "active" || len(got.Domains) != 1 || got.Options == nil || got.Options.SigningCert == nil {
 					t.Fatalf("get: %v %+v", err, got)
 				}
 				list, err := e.sdk6().ListConnections(ctx, sso6.ListConnectionsOpts{OrganizationID: e.orgID})

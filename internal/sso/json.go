@@ -20,9 +20,16 @@ type ConnectionJSON struct {
 	Domains        []ConnDomainJSON `json:"domains"`
 	CreatedAt      string           `json:"created_at"`
 	UpdatedAt      string           `json:"updated_at"`
+	Options        *OptionsJSON     `json:"options,omitempty"`
 	SAML           *SAMLJSON        `json:"saml,omitempty"`
 	OIDC           *OIDCJSON        `json:"oidc,omitempty"`
 	SetupSteps     []string         `json:"setup_steps,omitempty"`
+}
+
+// OptionsJSON is WorkOS's connection options (SAML only): the IdP signing
+// certificate, here the newest trusted one.
+type OptionsJSON struct {
+	SigningCert *string `json:"signing_cert"`
 }
 
 // ConnDomainJSON is WorkOS's connection_domain.
@@ -96,8 +103,11 @@ func (s *Service) JSON(c Connection) ConnectionJSON {
 			EncryptAssertions: c.SAML.EncryptAssertions, AllowSHA1: c.SAML.AllowSHA1,
 			DefaultRedirectURI: c.SAML.DefaultRedirectURI,
 		}
+		out.Options = &OptionsJSON{}
 		for _, cert := range c.Certificates {
 			sj.IdPCertificates = append(sj.IdPCertificates, CertToJSON(cert))
+			pem := cert.PEM
+			out.Options.SigningCert = &pem
 		}
 		out.SAML = sj
 	case store.ProtocolOIDC:
