@@ -1,0 +1,97 @@
+package secrets
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func sealer(t *testing.T, b byte) *Sealer {
+	t.Helper()
+	s, err := NewSealer(bytes.Repeat([]byte{b}, KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestSealOpen round-trips and proves each check rejects.
+func TestSealOpen(t *testing.T) {
+	s := sealer(t, 1)
+	sealed := s.Seal([]byte("client-secret"), "conn_1/oidc")
+	if strings.Contains(sealed, "client-secret") {
+		t.Fatal("sealed value contains the plaintext")
+	}
+	if s.Seal([]byte("client-secret"), "conn_1/oidc") == sealed {
+		t.Error("two seals of one value are equal: the nonce is not random")
+	}
+	got, err := s.Open(sealed, "conn_1/oidc")
+	if err != nil || string(got) != "client-secret" {
+		t.Fatalf("Open = %q, %v", got, err)
+	}
+	tampered := []byte(sealed)
+	tampered[len(tampered)-2] ^= 1
+	cases := []struct {
+		name   string
+		s      *Sealer
+		sealed string
+		label  string
+	}{
+		{"wrong label", s, sealed, "conn_2/oidc"},
+		{"wrong key", sealer(t, 2), sealed, "conn_1/oidc"},
+		{"tampered", s, string(tampered), "conn_1/oidc"},
+		{"not sealed", s, "plaintext", "conn_1/oidc"},
+		{"truncated", s, "v1:AAAA", "conn_1/oidc"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := tc.s.Open(tc.sealed, tc.label); err == nil {
+				t.Error("opened")
+			}
+		})
+	}
+}
+
+// TestParseKey accepts hex and base64 of exactly 32 bytes.
+func TestParseKey(t *testing.T) {
+	key := bytes.Repeat([]byte{7}, KeySize)
+	for _, tc := range []struct{ name, in string }{
+		{"hex", hex.EncodeToString(key)},
+		{"base64", base64.StdEncoding.EncodeToString(key)},
+		{"base64url raw", base64.RawURLEncoding.EncodeToString(key)},
+		{"hex with newline", hex.EncodeToString(key) + "\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseKey(tc.in)
+			if err != nil || !bytes.Equal(got, key) {
+				t.Errorf("ParseKey = %x, %v", got, err)
+			}
+		})
+	}
+	for _, bad := range []string{"", "short", hex.EncodeToString(key[:16])} {
+		if _, err := ParseKey(bad); err == nil {
+			t.Errorf("ParseKey(%q) accepted", bad)
+		}
+	}
+}
+
+// TestKeyFile makes the dev key once, private, and reads it back.
+func TestKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	k1, err := LoadOrCreateKeyFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, err := LoadOrCreateKeyFile(dir)
+	if err != nil || !bytes.Equal(k1, k2) {
+		t.Fatalf("second load = %x, %v", k2, err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "secret.key"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("key file mode = %v, %v", fi.Mode(), err)
+	}
+}
