@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -353,4 +354,47 @@ func testSAMLAttacks(t *testing.T, backend string) {
 			t.Fatalf("refused: %d %s", res.StatusCode, res.Header.Get("Location"))
 		}
 	})
+}
+
+// TestConcurrentReplay posts one assertion many times at once: exactly one
+// post gets a code, the others are refused as replays.
+func TestConcurrentReplay(t *testing.T) {
+	for _, backend := range backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, backend)
+			idp := e.samlIdP(testidp.SAMLOptions{})
+			conn := e.samlConnection(idp, nil)
+			r := must[string](t)(idp.Response(testidp.ResponseOptions{ServiceProvider: conn.SAML.SPEntityID, User: alice}))
+			const n = 8
+			var wg sync.WaitGroup
+			codes := make(chan string, n)
+			for i := 0; i < n; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					res, err := e.client.PostForm(conn.SAML.ACSURL, url.Values{"SAMLResponse": {r}})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					res.Body.Close()
+					loc, _ := url.Parse(res.Header.Get("Location"))
+					if res.StatusCode >= 500 {
+						t.Errorf("status %d", res.StatusCode)
+					}
+					if loc != nil && loc.Query().Get("code") != "" {
+						codes <- loc.Query().Get("code")
+					}
+				}()
+			}
+			wg.Wait()
+			close(codes)
+			if len(codes) != 1 {
+				t.Fatalf("%d codes issued for one assertion", len(codes))
+			}
+			if got := e.countEvents("authentication.sso_failed"); got != n-1 {
+				t.Fatalf("%d failures recorded, want %d", got, n-1)
+			}
+		})
+	}
 }

@@ -254,7 +254,7 @@ func (s *Service) serviceProvider(ctx context.Context, q store.Queries, c store.
 		IdPEntityID: c.SAML.IdPEntityID, IdPSSOURL: c.SAML.IdPSSOURL,
 		AllowIdPInitiated: c.SAML.AllowIdPInitiated && !spInitiated, AllowSHA1: c.SAML.AllowSHA1,
 		SignRequests: c.SAML.SignRequests,
-		ReplayCache:  replayCache{ctx: ctx, q: s.Store, prefix: c.ID + ":"},
+		ReplayCache:  &replayCache{prefix: c.ID + ":"},
 	}
 	for _, rec := range certs {
 		x, err := ssosaml.ParseCertificatePEM(rec.PEM)
@@ -294,22 +294,30 @@ func (s *Service) SPMetadata(ctx context.Context, connID string) ([]byte, error)
 	return ssosaml.Metadata(sp)
 }
 
-// replayCache is crewjam's AssertionReplayCache on the database, so a
-// replayed assertion is refused on every node.
+// replayCache is crewjam's AssertionReplayCache for one request. crewjam
+// calls Consume once the assertion is valid; the IDs are kept here and
+// recorded in the database in the transaction that issues the code (see
+// succeed), so a replay is refused on every node and the login costs one
+// write transaction, not two. Of two concurrent posts of one assertion,
+// the second insert conflicts and that login fails as a replay.
 type replayCache struct {
-	ctx    context.Context
-	q      store.SSO
 	prefix string
+	keys   []replayKey
+}
+
+type replayKey struct {
+	key     string
+	expires time.Time
 }
 
 // Consume implements crewjam's AssertionReplayCache.
-func (r replayCache) Consume(assertionID string, expiresAt time.Time) error {
-	err := r.q.ConsumeReplayKey(r.ctx, r.prefix+assertionID, expiresAt)
-	if errors.Is(err, store.ErrConflict) {
-		return crewjam.ErrAssertionReplayed
-	}
-	return err
+func (r *replayCache) Consume(assertionID string, expiresAt time.Time) error {
+	r.keys = append(r.keys, replayKey{r.prefix + assertionID, expiresAt})
+	return nil
 }
+
+// errReplayed aborts the code transaction when an assertion ID is taken.
+var errReplayed = errors.New("assertion already used")
 
 // ACS handles a SAML Response posted to a connection's ACS.
 func (s *Service) ACS(ctx context.Context, connID, samlResponse, relayState, ip, ua string) Outcome {
@@ -365,7 +373,13 @@ func (s *Service) ACS(ctx context.Context, connID, samlResponse, relayState, ip,
 	if ferr != nil {
 		return s.samlFail(ctx, conn, req, ip, ua, ferr)
 	}
-	return s.succeed(ctx, conn, req, prof, ip, ua)
+	rc, _ := sp.ReplayCache.(*replayCache)
+	if rc == nil || len(rc.keys) == 0 {
+		// crewjam always consumes a valid assertion; refuse rather than
+		// accept one that could be replayed.
+		return s.samlFail(ctx, conn, req, ip, ua, failure.New(failure.InternalError, errors.New("assertion ID not recorded")))
+	}
+	return s.succeed(ctx, conn, req, prof, ip, ua, rc.keys)
 }
 
 func asFailure(err error) *failure.Error {
@@ -435,7 +449,7 @@ func (s *Service) recordFailure(ctx context.Context, conn store.Connection, ip, 
 
 // succeed issues a one-time code for prof and returns the redirect to the
 // host app.
-func (s *Service) succeed(ctx context.Context, conn store.Connection, req *store.SSORequest, prof Profile, ip, ua string) Outcome {
+func (s *Service) succeed(ctx context.Context, conn store.Connection, req *store.SSORequest, prof Profile, ip, ua string, replay []replayKey) Outcome {
 	redirect, state := "", ""
 	var challenge, method string
 	if req != nil {
@@ -456,11 +470,21 @@ func (s *Service) succeed(ctx context.Context, conn store.Connection, req *store
 	grant := store.SSOGrant{Hash: hashToken(code), ConnectionID: conn.ID, OrganizationID: conn.OrganizationID, Profile: body,
 		RedirectURI: redirect, CodeChallenge: challenge, CodeChallengeMethod: method, ExpiresAt: s.now().Add(CodeLifetime)}
 	err = s.Store.InTx(ctx, func(q store.Queries) error {
+		for _, k := range replay {
+			if err := q.ConsumeReplayKey(ctx, k.key, k.expires); errors.Is(err, store.ErrConflict) {
+				return errReplayed
+			} else if err != nil {
+				return fmt.Errorf("replay cache: %w", err)
+			}
+		}
 		if err := q.CreateSSOCode(ctx, grant); err != nil {
 			return fmt.Errorf("store code: %w", err)
 		}
 		return events.Append(ctx, q, EventSSOSucceeded, conn.OrganizationID, authEvent("succeeded", conn, ip, ua, prof.Email, nil))
 	})
+	if errors.Is(err, errReplayed) {
+		return s.samlFail(ctx, conn, req, ip, ua, failure.Newf(failure.Replayed, ""))
+	}
 	if err != nil {
 		return Outcome{RedirectURI: redirect, State: state, ErrorCode: "server_error", Err: failure.New(failure.InternalError, err)}
 	}
@@ -507,7 +531,7 @@ func (s *Service) OIDCCallback(ctx context.Context, connID string, q url.Values,
 	if ferr != nil {
 		return fail(ferr)
 	}
-	return s.succeed(ctx, conn, &req, prof, ip, ua)
+	return s.succeed(ctx, conn, &req, prof, ip, ua, nil)
 }
 
 func (s *Service) oidcConfig(c store.Connection) (oidc.Config, error) {
