@@ -327,7 +327,7 @@ func (s *Service) Tokens(ctx context.Context, dirID string) ([]store.DirectoryTo
 // never reveals which directories exist.
 func (s *Service) Authenticate(ctx context.Context, dirID, secret string) (store.Directory, error) {
 	unauth := errs.Unauthorized("The bearer token is not valid for this directory.")
-	t, err := s.Store.DirectoryTokenByHash(ctx, api.HashKey(secret))
+	t, d, err := s.Store.DirectoryByTokenHash(ctx, api.HashKey(secret))
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Directory{}, unauth
 	}
@@ -336,13 +336,6 @@ func (s *Service) Authenticate(ctx context.Context, dirID, secret string) (store
 	}
 	if t.DirectoryID != dirID {
 		return store.Directory{}, unauth
-	}
-	d, err := s.Store.GetDirectory(ctx, dirID)
-	if errors.Is(err, store.ErrNotFound) {
-		return d, unauth
-	}
-	if err != nil {
-		return d, fmt.Errorf("get directory: %w", err)
 	}
 	// Remember use at minute precision: a write per request would halve
 	// SQLite's provisioning throughput for a value shown to humans.

@@ -178,18 +178,16 @@ type GroupQuery struct {
 
 // DirectoryUserFilter narrows the WorkOS list of directory users.
 type DirectoryUserFilter struct {
-	DirectoryID    string
-	GroupID        string
-	Email          string
-	IdPID          string
-	OrganizationID string
+	DirectoryID string
+	GroupID     string
+	Email       string
+	IdPID       string
 }
 
 // DirectoryGroupFilter narrows the WorkOS list of directory groups.
 type DirectoryGroupFilter struct {
-	DirectoryID    string
-	UserID         string
-	OrganizationID string
+	DirectoryID string
+	UserID      string
 }
 
 // SCIMRequest is one logged SCIM request, for the portal and support.
@@ -225,7 +223,9 @@ type Directories interface {
 	CreateDirectoryToken(ctx context.Context, t DirectoryToken) error
 	DeleteDirectoryToken(ctx context.Context, directoryID, id string) (DirectoryToken, error)
 	ListDirectoryTokens(ctx context.Context, directoryID string) ([]DirectoryToken, error)
-	DirectoryTokenByHash(ctx context.Context, hash []byte) (DirectoryToken, error)
+	// DirectoryByTokenHash returns a token and its directory in one read
+	// (every SCIM request authenticates).
+	DirectoryByTokenHash(ctx context.Context, hash []byte) (DirectoryToken, Directory, error)
 	TouchDirectoryToken(ctx context.Context, id string, now time.Time) error
 
 	// CreateDirectoryUser inserts u; ErrConflict if its userName (case

@@ -325,7 +325,12 @@ func version(t time.Time) string { return `W/"` + strconv.FormatInt(t.UnixMilli(
 
 // renderUser is a user as SCIM returns it.
 func renderUser(base string, u store.DirectoryUser, groups []store.DirectoryGroup) object {
-	m := decodeObject(u.Attributes)
+	return withMeta(base, decodeObject(u.Attributes), u, groups)
+}
+
+// withMeta adds the server-managed attributes to a user's stored
+// attributes m (which it modifies).
+func withMeta(base string, m object, u store.DirectoryUser, groups []store.DirectoryGroup) object {
 	schemas := []any{SchemaUser}
 	for k, v := range m {
 		if _, isObj := v.(object); isObj && strings.HasPrefix(strings.ToLower(k), "urn:") {

@@ -376,14 +376,9 @@ func (s *Server) search(req *request, group bool) error {
 }
 
 func (s *Server) respondUser(req *request, status int, u store.DirectoryUser) error {
-	// A user just created has no groups yet: skip the query on the hot
-	// path of a provisioning burst.
-	var gs []store.DirectoryGroup
-	if status != http.StatusCreated {
-		var err error
-		if _, gs, err = s.Svc.GetUser(req.r.Context(), req.dir.ID, u.ID); err != nil {
-			return err
-		}
+	_, gs, err := s.Svc.GetUser(req.r.Context(), req.dir.ID, u.ID)
+	if err != nil {
+		return err
 	}
 	q := req.r.URL.Query()
 	out := project(userSchema, renderUser(req.base, u, gs), q.Get("attributes"), q.Get("excludedAttributes"))
@@ -412,7 +407,11 @@ func (s *Server) createUser(req *request) error {
 	if err != nil {
 		return err
 	}
-	return s.respondUser(req, http.StatusCreated, u)
+	q := req.r.URL.Query()
+	req.w.Header().Set("Location", req.base+"/Users/"+u.ID)
+	req.w.Header().Set("ETag", version(u.UpdatedAt))
+	writeJSON(req.w, http.StatusCreated, project(userSchema, withMeta(req.base, m, u, nil), q.Get("attributes"), q.Get("excludedAttributes")))
+	return nil
 }
 
 func (s *Server) getUser(req *request, userID string) error {

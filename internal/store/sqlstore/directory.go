@@ -200,10 +200,25 @@ func (q *queries) ListDirectoryTokens(ctx context.Context, directoryID string) (
 	return out, rows.Err()
 }
 
-// DirectoryTokenByHash implements store.Directories.
-func (q *queries) DirectoryTokenByHash(ctx context.Context, hash []byte) (store.DirectoryToken, error) {
-	t, err := scanToken(q.r.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM directory_tokens WHERE hash = $1`, hash))
-	return t, notFound(err)
+// DirectoryByTokenHash implements store.Directories.
+func (q *queries) DirectoryByTokenHash(ctx context.Context, hash []byte) (store.DirectoryToken, store.Directory, error) {
+	var t store.DirectoryToken
+	var d store.Directory
+	var tCreated, tUsed, activated, next, last, created, updated int64
+	err := q.r.QueryRowContext(ctx, `SELECT t.id, t.directory_id, t.name, t.hash, t.suffix, t.created_at, t.last_used_at,
+		d.id, d.organization_id, d.type, d.name, d.state, d.domain, d.external_key, d.activated_at, d.google,
+		d.next_sync_at, d.last_sync_at, d.last_sync_error, d.created_at, d.updated_at
+		FROM directory_tokens t JOIN directories d ON d.id = t.directory_id WHERE t.hash = $1`, hash).
+		Scan(&t.ID, &t.DirectoryID, &t.Name, &t.Hash, &t.Suffix, &tCreated, &tUsed,
+			&d.ID, &d.OrganizationID, &d.Type, &d.Name, &d.State, &d.Domain, &d.ExternalKey, &activated, &d.Google,
+			&next, &last, &d.LastSyncError, &created, &updated)
+	if err != nil {
+		return t, d, notFound(err)
+	}
+	t.CreatedAt, t.LastUsedAt = store.FromMillis(tCreated), fromOptMillis(tUsed)
+	d.ActivatedAt, d.NextSyncAt, d.LastSyncAt = fromOptMillis(activated), fromOptMillis(next), fromOptMillis(last)
+	d.CreatedAt, d.UpdatedAt = store.FromMillis(created), store.FromMillis(updated)
+	return t, d, nil
 }
 
 // TouchDirectoryToken implements store.Directories.
@@ -381,9 +396,6 @@ func (q *queries) ListDirectoryUsers(ctx context.Context, f store.DirectoryUserF
 	if f.DirectoryID != "" {
 		w.add("directory_id = ?", f.DirectoryID)
 	}
-	if f.OrganizationID != "" {
-		w.add("organization_id = ?", f.OrganizationID)
-	}
 	if f.IdPID != "" {
 		w.add("idp_id = ?", f.IdPID)
 	}
@@ -487,9 +499,6 @@ func (q *queries) ListDirectoryGroups(ctx context.Context, f store.DirectoryGrou
 	var w where
 	if f.DirectoryID != "" {
 		w.add("directory_id = ?", f.DirectoryID)
-	}
-	if f.OrganizationID != "" {
-		w.add("organization_id = ?", f.OrganizationID)
 	}
 	if f.UserID != "" {
 		w.add("id IN (SELECT group_id FROM directory_memberships WHERE user_id = ?)", f.UserID)

@@ -59,7 +59,6 @@ CREATE INDEX directory_users_idp ON directory_users (directory_id, idp_id);
 CREATE INDEX directory_users_ext ON directory_users (directory_id, external_id);
 CREATE INDEX directory_users_email ON directory_users (directory_id, email_lower);
 CREATE INDEX directory_users_display ON directory_users (directory_id, display_name_lower);
-CREATE INDEX directory_users_org ON directory_users (organization_id, id);
 
 -- One row per address, for emails[type eq "work"].value style filters.
 CREATE TABLE directory_user_emails (
@@ -90,7 +89,6 @@ CREATE INDEX directory_groups_dir ON directory_groups (directory_id, id);
 CREATE INDEX directory_groups_display ON directory_groups (directory_id, display_name_lower);
 CREATE INDEX directory_groups_ext ON directory_groups (directory_id, external_id);
 CREATE INDEX directory_groups_idp ON directory_groups (directory_id, idp_id);
-CREATE INDEX directory_groups_org ON directory_groups (organization_id, id);
 
 CREATE TABLE directory_memberships (
     group_id     TEXT NOT NULL REFERENCES directory_groups (id) ON DELETE CASCADE,
