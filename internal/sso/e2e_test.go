@@ -101,6 +101,9 @@ func TestSAMLLoginSDKs(t *testing.T) {
 				if res.StatusCode != http.StatusFound {
 					t.Fatalf("authorize by login_hint: %d", res.StatusCode)
 				}
+				if !strings.Contains(res.Header.Get("Location"), "login_hint=bob%40EXAMPLE.com") {
+					t.Fatalf("no login_hint for Okta: %s", res.Header.Get("Location"))
+				}
 				if _, err := idp.SPInitiatedLogin(res.Header.Get("Location"), alice.Email); err != nil {
 					t.Fatal(err)
 				}

@@ -186,6 +186,9 @@ func (s *Service) Authorize(ctx context.Context, p AuthorizeParams) Outcome {
 		if err == nil {
 			location, err = ssosaml.AuthnRequestURL(sp, req.ID, req.ID)
 		}
+		if err == nil && p.LoginHint != "" && loginHintTypes[conn.Type] {
+			location = addQuery(location, "login_hint", p.LoginHint)
+		}
 		if err != nil {
 			f := failure.New(failure.InternalError, err)
 			s.recordFailure(ctx, conn, p.IPAddress, p.UserAgent, f)
@@ -217,6 +220,21 @@ func (s *Service) Authorize(ctx context.Context, p AuthorizeParams) Outcome {
 		return back("server_error", failure.New(failure.InternalError, err))
 	}
 	return Outcome{Location: location}
+}
+
+// loginHintTypes are the SAML IdPs that pre-fill their sign-in form from a
+// login_hint query parameter on the SSO URL (outside the redirect
+// binding's signature, so signed requests stay valid).
+var loginHintTypes = map[string]bool{"OktaSAML": true, "AzureSAML": true}
+
+// addQuery appends k=v to rawURL without re-encoding the existing query,
+// whose exact bytes a redirect-binding signature covers.
+func addQuery(rawURL, k, v string) string {
+	sep := "?"
+	if strings.Contains(rawURL, "?") {
+		sep = "&"
+	}
+	return rawURL + sep + url.QueryEscape(k) + "=" + url.QueryEscape(v)
 }
 
 // activeConnection returns an organization's first active connection.

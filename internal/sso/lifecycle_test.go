@@ -569,3 +569,21 @@ func TestOIDCDiscoveryRetry(t *testing.T) {
 		t.Fatalf("state after retry %s", c.State)
 	}
 }
+
+// TestSignedRequestWithLoginHint: the login_hint added for Okta leaves the
+// redirect binding's signature valid at the IdP.
+func TestSignedRequestWithLoginHint(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	idp := e.samlIdP(testidp.SAMLOptions{})
+	conn := e.samlConnection(idp, map[string]any{"sign_requests": true})
+	res := e.get(e.srv.URL + "/sso/authorize?" + url.Values{"client_id": {e.srv.ClientID}, "response_type": {"code"},
+		"redirect_uri": {redirectURI}, "connection": {conn.ID}, "login_hint": {"al+ice@example.com"}}.Encode())
+	loc := res.Header.Get("Location")
+	if !strings.Contains(loc, "Signature=") || !strings.Contains(loc, "login_hint=al%2Bice%40example.com") {
+		t.Fatalf("location %s", loc)
+	}
+	form := must[*testidp.PostForm](t)(idp.SPInitiatedLogin(loc, alice.Email))
+	if q := callback(t, e.post(form.URL, form.Values())); q.Get("code") == "" {
+		t.Fatalf("refused: %v", q)
+	}
+}
