@@ -41,7 +41,12 @@ type AuthorizeParams struct {
 // redirect_uri is not trusted, or an IdP-initiated login has nowhere to
 // land) and is shown as a page instead.
 type Outcome struct {
-	Location    string // on success: the IdP, or redirect_uri?code=
+	Location string // on success: the IdP, or redirect_uri?code=
+	// Page is an auto-submitting form to show instead of redirecting
+	// (AuthnRequest with the HTTP-POST binding); PageNonce is its script's
+	// CSP nonce.
+	Page        []byte
+	PageNonce   string
 	RedirectURI string // the trusted redirect_uri for an error
 	State       string
 	ErrorCode   string // OAuth-style error for the redirect
@@ -175,7 +180,8 @@ func (s *Service) Authorize(ctx context.Context, p AuthorizeParams) Outcome {
 	if req.CodeChallenge != "" && req.CodeChallengeMethod == "" {
 		req.CodeChallengeMethod = "plain"
 	}
-	var location string
+	var location, pageNonce string
+	var page []byte
 	switch conn.Protocol {
 	case store.ProtocolSAML:
 		sp, err := s.serviceProvider(ctx, s.Store, conn, true)
@@ -183,11 +189,17 @@ func (s *Service) Authorize(ctx context.Context, p AuthorizeParams) Outcome {
 			force := true
 			sp.ForceAuthn = &force
 		}
-		if err == nil {
+		switch {
+		case err != nil:
+		case conn.SAML.IdPSSOBinding == ssosaml.BindingPOST:
+			nonce := randomToken(16)
+			req.ID, page, err = ssosaml.AuthnRequestPOST(sp, nonce)
+			pageNonce = nonce
+		default:
 			location, err = ssosaml.AuthnRequestURL(sp, req.ID, req.ID)
-		}
-		if err == nil && p.LoginHint != "" && loginHintTypes[conn.Type] {
-			location = addQuery(location, "login_hint", p.LoginHint)
+			if err == nil && p.LoginHint != "" && loginHintTypes[conn.Type] {
+				location = addQuery(location, "login_hint", p.LoginHint)
+			}
 		}
 		if err != nil {
 			f := failure.New(failure.InternalError, err)
@@ -219,7 +231,7 @@ func (s *Service) Authorize(ctx context.Context, p AuthorizeParams) Outcome {
 	if err != nil {
 		return back("server_error", failure.New(failure.InternalError, err))
 	}
-	return Outcome{Location: location}
+	return Outcome{Location: location, Page: page, PageNonce: pageNonce}
 }
 
 // loginHintTypes are the SAML IdPs that pre-fill their sign-in form from a
@@ -269,7 +281,7 @@ func (s *Service) serviceProvider(ctx context.Context, q store.Queries, c store.
 	}
 	cfg := ssosaml.Config{
 		EntityID: s.SPEntityID(c.ID), ACSURL: s.ACSURL(c.ID), MetadataURL: s.SPEntityID(c.ID),
-		IdPEntityID: c.SAML.IdPEntityID, IdPSSOURL: c.SAML.IdPSSOURL,
+		IdPEntityID: c.SAML.IdPEntityID, IdPSSOURL: c.SAML.IdPSSOURL, IdPSSOBinding: c.SAML.IdPSSOBinding,
 		AllowIdPInitiated: c.SAML.AllowIdPInitiated && !spInitiated, AllowSHA1: c.SAML.AllowSHA1,
 		SignRequests: c.SAML.SignRequests,
 		ReplayCache:  &replayCache{prefix: c.ID + ":"},

@@ -216,6 +216,11 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) finish(w http.ResponseWriter, r *http.Request, o Outcome) {
 	w.Header().Set("Cache-Control", "no-store")
 	switch {
+	case o.Page != nil:
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+o.PageNonce+"'; frame-ancestors 'none'")
+		w.WriteHeader(http.StatusOK)
+		w.Write(o.Page)
 	case o.Location != "":
 		http.Redirect(w, r, o.Location, http.StatusFound)
 	case o.RedirectURI != "":

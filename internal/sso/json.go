@@ -47,6 +47,7 @@ type SAMLJSON struct {
 	SPCertificate      string     `json:"sp_certificate,omitempty"`
 	IdPEntityID        string     `json:"idp_entity_id"`
 	IdPSSOURL          string     `json:"idp_sso_url"`
+	IdPSSOBinding      string     `json:"idp_sso_binding"`
 	IdPMetadataURL     string     `json:"idp_metadata_url,omitempty"`
 	MetadataFetchedAt  *string    `json:"metadata_fetched_at,omitempty"`
 	MetadataError      string     `json:"metadata_error,omitempty"`
@@ -78,6 +79,13 @@ type OIDCJSON struct {
 	DiscoveryError  string   `json:"discovery_error,omitempty"`
 }
 
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
 // CertToJSON renders a certificate.
 func CertToJSON(c store.Certificate) CertJSON {
 	return CertJSON{Object: "connection_certificate", Fingerprint: c.Fingerprint, NotBefore: api.Time(c.NotBefore),
@@ -97,6 +105,7 @@ func (s *Service) JSON(c Connection) ConnectionJSON {
 		sj := &SAMLJSON{
 			SPEntityID: s.SPEntityID(c.ID), ACSURL: s.ACSURL(c.ID), SPMetadataURL: s.SPEntityID(c.ID),
 			SPCertificate: c.SAML.SPCertificatePEM, IdPEntityID: c.SAML.IdPEntityID, IdPSSOURL: c.SAML.IdPSSOURL,
+			IdPSSOBinding:  orDefault(c.SAML.IdPSSOBinding, "redirect"),
 			IdPMetadataURL: c.SAML.IdPMetadataURL, MetadataFetchedAt: api.TimePtr(c.SAML.MetadataFetchedAt),
 			MetadataError: c.SAML.MetadataError, IdPCertificates: []CertJSON{},
 			AllowIdPInitiated: c.SAML.AllowIdPInitiated, SignRequests: c.SAML.SignRequests,

@@ -10,11 +10,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"html"
 	"io"
 	"math/big"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -585,5 +588,80 @@ func TestSignedRequestWithLoginHint(t *testing.T) {
 	form := must[*testidp.PostForm](t)(idp.SPInitiatedLogin(loc, alice.Email))
 	if q := callback(t, e.post(form.URL, form.Values())); q.Get("code") == "" {
 		t.Fatalf("refused: %v", q)
+	}
+}
+
+var (
+	formAction  = regexp.MustCompile(`<form[^>]*method="post" action="([^"]*)"`)
+	hiddenInput = regexp.MustCompile(`<input type="hidden" name="([A-Za-z_]+)" value="([^"]*)"`)
+)
+
+// postForm reads the first form of an HTML page: its action resolved
+// against base, and its hidden fields.
+func postForm(t *testing.T, base, page string) (string, url.Values) {
+	t.Helper()
+	m := formAction.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no form in:\n%s", page)
+	}
+	action := must[*url.URL](t)(url.Parse(base)).ResolveReference(must[*url.URL](t)(url.Parse(html.UnescapeString(m[1]))))
+	v := url.Values{}
+	for _, h := range hiddenInput.FindAllStringSubmatch(page, -1) {
+		if v.Get(h[1]) == "" {
+			v.Set(h[1], html.UnescapeString(h[2]))
+		}
+	}
+	return action.String(), v
+}
+
+// TestSAMLPostBinding: with an IdP whose SSO endpoint takes the HTTP-POST
+// binding, /sso/authorize answers an auto-submitting (signed) AuthnRequest
+// form under a nonce CSP, and the login completes.
+func TestSAMLPostBinding(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	idp := e.samlIdP(testidp.SAMLOptions{})
+	conn := e.samlConnection(idp, map[string]any{"idp_sso_binding": "post", "sign_requests": true})
+	res, err := http.Get(e.srv.URL + "/sso/authorize?" + url.Values{"client_id": {e.srv.ClientID}, "response_type": {"code"},
+		"redirect_uri": {redirectURI}, "connection": {conn.ID}, "state": {"pb"}}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(must[[]byte](t)(io.ReadAll(res.Body)))
+	res.Body.Close()
+	csp := res.Header.Get("Content-Security-Policy")
+	nonce := regexp.MustCompile(`<script nonce="([^"]+)"`).FindStringSubmatch(page)
+	if res.StatusCode != 200 || nonce == nil || !strings.Contains(csp, "'nonce-"+nonce[1]+"'") {
+		t.Fatalf("authorize: %d, CSP %q\n%s", res.StatusCode, csp, page)
+	}
+	action, v := postForm(t, idp.SSOURL(), page)
+	if action != idp.SSOURL() || v.Get("SAMLRequest") == "" || v.Get("RelayState") == "" {
+		t.Fatalf("form %s %v", action, v)
+	}
+	if raw := string(must[[]byte](t)(base64.StdEncoding.DecodeString(v.Get("SAMLRequest")))); !strings.Contains(raw, "Signature") {
+		t.Fatalf("AuthnRequest not signed: %s", raw)
+	}
+	jar := must[*cookiejar.Jar](t)(cookiejar.New(nil))
+	browser := &http.Client{Jar: jar, CheckRedirect: e.client.CheckRedirect}
+	read := func(res *http.Response, err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		return string(must[[]byte](t)(io.ReadAll(res.Body)))
+	}
+	// The IdP shows its login form, then the auto-posting response.
+	page = read(browser.PostForm(action, v))
+	action, v = postForm(t, idp.SSOURL(), page)
+	v.Set("email", alice.Email)
+	v.Set("password", alice.Password)
+	page = read(browser.PostForm(action, v))
+	action, v = postForm(t, idp.SSOURL(), page)
+	if action != conn.SAML.ACSURL {
+		t.Fatalf("IdP posts to %s", action)
+	}
+	q := callback(t, e.post(action, v))
+	if q.Get("code") == "" || q.Get("state") != "pb" {
+		t.Fatalf("callback %v", q)
 	}
 }

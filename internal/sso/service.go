@@ -111,6 +111,7 @@ type SAMLInput struct {
 	IdPMetadataURL     *string           `json:"idp_metadata_url"`
 	IdPEntityID        *string           `json:"idp_entity_id"`
 	IdPSSOURL          *string           `json:"idp_sso_url"`
+	IdPSSOBinding      *string           `json:"idp_sso_binding"`  // "redirect" (default) or "post"
 	IdPCertificates    []string          `json:"idp_certificates"` // replaces the manual certificates when present
 	AllowIdPInitiated  *bool             `json:"allow_idp_initiated"`
 	SignRequests       *bool             `json:"sign_requests"`
@@ -364,7 +365,7 @@ func (s *Service) applySAML(ctx context.Context, c *store.Connection, in *SAMLIn
 			}
 		} else {
 			cfg.IdPMetadataXML = *in.IdPMetadataXML
-			cfg.IdPEntityID, cfg.IdPSSOURL = md.EntityID, md.SSOURL
+			cfg.IdPEntityID, cfg.IdPSSOURL, cfg.IdPSSOBinding = md.EntityID, md.SSOURL, md.SSOBinding
 			cfg.MetadataFetchedAt, cfg.MetadataError = s.now(), ""
 			ch = &certChange{sources: []string{CertMetadata}}
 			for _, x := range md.Certificates {
@@ -383,6 +384,16 @@ func (s *Service) applySAML(ctx context.Context, c *store.Connection, in *SAMLIn
 			}
 		}
 		cfg.IdPSSOURL = u
+	}
+	if in.IdPSSOBinding != nil {
+		switch b := strings.ToLower(strings.TrimSpace(*in.IdPSSOBinding)); b {
+		case "", ssosaml.BindingRedirect:
+			cfg.IdPSSOBinding = ssosaml.BindingRedirect
+		case ssosaml.BindingPOST:
+			cfg.IdPSSOBinding = b
+		default:
+			return nil, errs.InvalidField("saml.idp_sso_binding", "invalid", "idp_sso_binding must be redirect or post.")
+		}
 	}
 	if in.IdPCertificates != nil {
 		if ch == nil {

@@ -38,8 +38,10 @@ type Connection struct {
 // SAMLConfig is a SAML connection's IdP and SP settings. It is stored as
 // one JSON document; IdP signing certificates live in their own table.
 type SAMLConfig struct {
-	IdPEntityID    string `json:"idp_entity_id,omitempty"`
-	IdPSSOURL      string `json:"idp_sso_url,omitempty"`
+	IdPEntityID string `json:"idp_entity_id,omitempty"`
+	IdPSSOURL   string `json:"idp_sso_url,omitempty"`
+	// IdPSSOBinding is "redirect" (default, also when empty) or "post".
+	IdPSSOBinding  string `json:"idp_sso_binding,omitempty"`
 	IdPMetadataURL string `json:"idp_metadata_url,omitempty"`
 	// IdPMetadataXML is the metadata last given or fetched.
 	IdPMetadataXML string `json:"idp_metadata_xml,omitempty"`

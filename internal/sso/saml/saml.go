@@ -53,9 +53,12 @@ type Config struct {
 	ACSURL      string
 	MetadataURL string
 
-	IdPEntityID  string
-	IdPSSOURL    string
-	Certificates []*x509.Certificate // trusted IdP signing certificates
+	IdPEntityID string
+	IdPSSOURL   string
+	// IdPSSOBinding is the binding of IdPSSOURL: BindingRedirect (default)
+	// or BindingPOST.
+	IdPSSOBinding string
+	Certificates  []*x509.Certificate // trusted IdP signing certificates
 
 	// AllowIdPInitiated accepts responses without InResponseTo.
 	AllowIdPInitiated bool
@@ -87,7 +90,7 @@ func NewServiceProvider(c Config) (*saml.ServiceProvider, error) {
 		EntityID:                         c.EntityID,
 		AcsURL:                           *acs,
 		MetadataURL:                      *md,
-		IDPMetadata:                      IdPDescriptor(c.IdPEntityID, c.IdPSSOURL, c.Certificates),
+		IDPMetadata:                      IdPDescriptor(c.IdPEntityID, c.IdPSSOURL, c.IdPSSOBinding, c.Certificates),
 		AllowIDPInitiated:                c.AllowIdPInitiated,
 		RejectSHA1Signatures:             !c.AllowSHA1,
 		ReplayCache:                      c.ReplayCache,
@@ -109,12 +112,16 @@ func NewServiceProvider(c Config) (*saml.ServiceProvider, error) {
 // IdPDescriptor builds the IdP metadata crewjam validates against: one
 // signing KeyDescriptor per trusted certificate, so any of them may sign
 // (rotation without downtime), with or without KeyInfo in the signature.
-func IdPDescriptor(entityID, ssoURL string, certs []*x509.Certificate) *saml.EntityDescriptor {
+func IdPDescriptor(entityID, ssoURL, binding string, certs []*x509.Certificate) *saml.EntityDescriptor {
+	b := saml.HTTPRedirectBinding
+	if binding == BindingPOST {
+		b = saml.HTTPPostBinding
+	}
 	d := saml.IDPSSODescriptor{
 		SSODescriptor: saml.SSODescriptor{RoleDescriptor: saml.RoleDescriptor{
 			ProtocolSupportEnumeration: "urn:oasis:names:tc:SAML:2.0:protocol",
 		}},
-		SingleSignOnServices: []saml.Endpoint{{Binding: saml.HTTPRedirectBinding, Location: ssoURL}},
+		SingleSignOnServices: []saml.Endpoint{{Binding: b, Location: ssoURL}},
 	}
 	for _, c := range certs {
 		d.KeyDescriptors = append(d.KeyDescriptors, saml.KeyDescriptor{
@@ -145,6 +152,30 @@ func AuthnRequestURL(sp *saml.ServiceProvider, requestID, relayState string) (st
 		return "", fmt.Errorf("encode AuthnRequest: %w", err)
 	}
 	return u.String(), nil
+}
+
+// Values of Config.IdPSSOBinding and IdPMetadata.SSOBinding.
+const (
+	BindingRedirect = "redirect"
+	BindingPOST     = "post"
+)
+
+// AuthnRequestPOST returns an auto-submitting HTML page that sends an
+// AuthnRequest to the IdP with the HTTP-POST binding, and the request's
+// ID, which is also its RelayState. The ID is crewjam's: a signed request
+// is signed as it is made. The page's script carries cspNonce.
+func AuthnRequestPOST(sp *saml.ServiceProvider, cspNonce string) (id string, page []byte, err error) {
+	dest := sp.GetSSOBindingLocation(saml.HTTPPostBinding)
+	if dest == "" {
+		return "", nil, errors.New("the IdP has no HTTP-POST SSO endpoint")
+	}
+	req, err := sp.MakeAuthenticationRequest(dest, saml.HTTPPostBinding, saml.HTTPPostBinding)
+	if err != nil {
+		return "", nil, fmt.Errorf("make AuthnRequest: %w", err)
+	}
+	form := req.PostWithNonce(req.ID, cspNonce)
+	page = append([]byte(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signing in…</title></head><body>`), form...)
+	return req.ID, append(page, []byte(`</body></html>`)...), nil
 }
 
 // Metadata returns the SP metadata XML.
@@ -319,7 +350,8 @@ func NameID(a *saml.Assertion) string {
 // IdPMetadata is what Gatehouse needs from IdP metadata.
 type IdPMetadata struct {
 	EntityID     string
-	SSOURL       string // HTTP-Redirect binding
+	SSOURL       string // HTTP-Redirect binding, else HTTP-POST
+	SSOBinding   string // BindingRedirect or BindingPOST
 	Certificates []*x509.Certificate
 }
 
@@ -350,10 +382,17 @@ func ParseMetadata(raw []byte) (IdPMetadata, error) {
 	for _, ed := range eds {
 		for _, d := range ed.IDPSSODescriptors {
 			out.EntityID = ed.EntityID
+			var post string
 			for _, s := range d.SingleSignOnServices {
-				if s.Binding == saml.HTTPRedirectBinding {
-					out.SSOURL = s.Location
+				switch s.Binding {
+				case saml.HTTPRedirectBinding:
+					out.SSOURL, out.SSOBinding = s.Location, BindingRedirect
+				case saml.HTTPPostBinding:
+					post = s.Location
 				}
+			}
+			if out.SSOURL == "" && post != "" {
+				out.SSOURL, out.SSOBinding = post, BindingPOST
 			}
 			for _, kd := range d.KeyDescriptors {
 				if kd.Use != "" && kd.Use != "signing" {
@@ -371,7 +410,7 @@ func ParseMetadata(raw []byte) (IdPMetadata, error) {
 				return out, errors.New("metadata has no entityID")
 			}
 			if out.SSOURL == "" {
-				return out, errors.New("metadata has no SingleSignOnService with the HTTP-Redirect binding")
+				return out, errors.New("metadata has no SingleSignOnService with the HTTP-Redirect or HTTP-POST binding")
 			}
 			return out, nil
 		}

@@ -137,6 +137,14 @@ func TestParseMetadata(t *testing.T) {
 	if md.EntityID != idp.EntityID() || md.SSOURL != idp.SSOURL() || len(md.Certificates) != 1 {
 		t.Fatalf("metadata %+v", md)
 	}
+	if md.SSOBinding != ssosaml.BindingRedirect {
+		t.Fatalf("binding %s", md.SSOBinding)
+	}
+	postOnly := strings.ReplaceAll(string(idp.MetadataXML()), crewjam.HTTPRedirectBinding, "urn:example:unsupported")
+	md, err = ssosaml.ParseMetadata([]byte(postOnly))
+	if err != nil || md.SSOBinding != ssosaml.BindingPOST || md.SSOURL != idp.SSOURL() {
+		t.Fatalf("POST-only metadata: %v %+v", err, md)
+	}
 	bad := []struct{ name, xml string }{
 		{"not xml", "hello"},
 		{"no idp", `<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" entityID="x"></EntityDescriptor>`},
