@@ -25,9 +25,9 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/sso/failure"
 )
 
-// SigningAlgs are the ID token algorithms accepted: asymmetric only, so
+// signingAlgs are the ID token algorithms accepted: asymmetric only, so
 // neither "none" nor HS256 keyed with a public key (key confusion) passes.
-var SigningAlgs = []string{
+var signingAlgs = []string{
 	gooidc.RS256, gooidc.RS384, gooidc.RS512,
 	gooidc.ES256, gooidc.ES384, gooidc.ES512,
 	gooidc.PS256, gooidc.PS384, gooidc.PS512, gooidc.EdDSA,
@@ -187,7 +187,7 @@ func (c *Client) Callback(ctx context.Context, cfg Config, q url.Values, nonce, 
 	if !ok || raw == "" {
 		return nil, failure.Newf(failure.TokenExchange, "the token response has no id_token")
 	}
-	v := p.Verifier(&gooidc.Config{ClientID: cfg.ClientID, SupportedSigningAlgs: SigningAlgs})
+	v := p.Verifier(&gooidc.Config{ClientID: cfg.ClientID, SupportedSigningAlgs: signingAlgs})
 	idt, err := v.Verify(gooidc.ClientContext(ctx, c.HTTP), raw)
 	if err != nil {
 		return nil, classifyVerify(err)
