@@ -113,6 +113,7 @@ func run(o options) error {
 		defer f.Close()
 	}
 	start := time.Now()
+	var done atomic.Int64
 	err := parallel(o.concurrency, o.users, func(i int) error {
 		name := fmt.Sprintf("user%06d@bench.test", i)
 		var out struct{ ID string }
@@ -120,6 +121,9 @@ func run(o options) error {
 			return err
 		}
 		userIDs[i] = out.ID
+		if n := done.Add(1); n%20000 == 0 {
+			fmt.Printf("  %6d users after %.1fs\n", n, time.Since(start).Seconds())
+		}
 		return nil
 	})
 	if err != nil {

