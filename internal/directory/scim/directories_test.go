@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	workos "github.com/workos/workos-go/v7"
 	"github.com/workos/workos-go/v6/pkg/directorysync"
+	workos "github.com/workos/workos-go/v7"
 )
 
 // TestDirectoriesAPI covers the management side: validation, the WorkOS
