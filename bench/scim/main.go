@@ -196,7 +196,29 @@ func run(o options) error {
 	total := usersDur + groupsDur + patchDur
 	fmt.Printf("total provisioning: %.1fs\n", total.Seconds())
 
-	// 4. Lookups, one at a time, as an IdP's exists-check does.
+	// 4. An Okta-style import: every user, 100 per page, one page at a time.
+	start = time.Now()
+	seen := 0
+	for idx := 1; idx <= o.users; idx += 100 {
+		var page struct {
+			TotalResults int
+			Resources    []struct{ ID string }
+		}
+		if err := c.scim("GET", fmt.Sprintf("/Users?startIndex=%d&count=100", idx), nil, http.StatusOK, &page); err != nil {
+			return err
+		}
+		if page.TotalResults != o.users {
+			return fmt.Errorf("import page %d: totalResults %d", idx, page.TotalResults)
+		}
+		seen += len(page.Resources)
+	}
+	importDur := time.Since(start)
+	if seen != o.users {
+		return fmt.Errorf("import saw %d users, want %d", seen, o.users)
+	}
+	fmt.Printf("import:      %d users in %d pages, %.1fs\n", seen, (o.users+99)/100, importDur.Seconds())
+
+	// 5. Lookups, one at a time, as an IdP's exists-check does.
 	lat := make([]time.Duration, 0, o.lookups)
 	for range o.lookups {
 		i := rand.IntN(o.users)

@@ -378,7 +378,7 @@ func (q *queries) QueryDirectoryUsers(ctx context.Context, uq store.UserQuery) (
 	return queryCounted(ctx, q.r, "directory_users", userCols, w, uq.Offset, uq.Count, scanUser)
 }
 
-// withTotal scans a row's columns and then the COUNT(*) OVER () column.
+// withTotal scans a row's columns and then the total column.
 type withTotal struct {
 	r     *sql.Rows
 	total *int
@@ -386,15 +386,17 @@ type withTotal struct {
 
 func (w withTotal) Scan(dest ...any) error { return w.r.Scan(append(dest, w.total)...) }
 
-// queryCounted reads one SCIM page and the total number of matches. The
-// total comes from a window function in the same query, so a lookup such
-// as `userName eq` is one round trip; only a page past the end needs a
-// separate count.
+// queryCounted reads one SCIM page and the total number of matches in one
+// query, so a lookup such as `userName eq` is one round trip; only a page
+// past the end needs a separate count.
 func queryCounted[T any](ctx context.Context, db execer, table, cols string, w where, offset, count int, scan func(rowScanner) (T, error)) ([]T, int, error) {
 	var total int
 	if count > 0 {
-		rows, err := db.QueryContext(ctx, fmt.Sprintf(`SELECT %s, COUNT(*) OVER () FROM %s%s ORDER BY id LIMIT %d OFFSET %d`,
-			cols, table, w.sql(), count, offset), w.args...)
+		// The count is an uncorrelated subquery over the same conditions
+		// (the $N placeholders are shared), computed once from the indexes;
+		// a window count would buffer every matching row first.
+		rows, err := db.QueryContext(ctx, fmt.Sprintf(`SELECT %s, (SELECT COUNT(*) FROM %s%s) FROM %s%s ORDER BY id LIMIT %d OFFSET %d`,
+			cols, table, w.sql(), table, w.sql(), count, offset), w.args...)
 		if err != nil {
 			return nil, 0, err
 		}
