@@ -40,6 +40,7 @@ type Error struct {
 	Detail   string
 }
 
+// Error implements error.
 func (e *Error) Error() string { return fmt.Sprintf("scim %d %s: %s", e.Status, e.SCIMType, e.Detail) }
 
 func badRequest(scimType, format string, args ...any) *Error {

@@ -51,6 +51,7 @@ type recorder struct {
 	body   bytes.Buffer
 }
 
+// WriteHeader records the first status.
 func (r *recorder) WriteHeader(code int) {
 	if r.status == 0 {
 		r.status = code
@@ -58,6 +59,7 @@ func (r *recorder) WriteHeader(code int) {
 	r.ResponseWriter.WriteHeader(code)
 }
 
+// Write keeps the start of the body for the log.
 func (r *recorder) Write(b []byte) (int, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK

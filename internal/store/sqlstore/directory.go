@@ -384,6 +384,7 @@ type withTotal struct {
 	total *int
 }
 
+// Scan implements rowScanner.
 func (w withTotal) Scan(dest ...any) error { return w.r.Scan(append(dest, w.total)...) }
 
 // queryCounted reads one SCIM page and the total number of matches in one
