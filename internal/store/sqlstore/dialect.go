@@ -17,6 +17,9 @@ type Dialect interface {
 	Name() string
 	expand(sql string) string
 	isUniqueViolation(err error) bool
+	// isRetryable reports a transaction that failed only because of other
+	// transactions (deadlock victim, serialization failure).
+	isRetryable(err error) bool
 	lockMigrations(ctx context.Context, c *sql.Conn) (unlock func(), err error)
 	// lockEvents is called in a transaction before an event is appended, so
 	// that events commit in Seq order (see AppendEvent).
@@ -45,6 +48,10 @@ func (SQLite) isUniqueViolation(err error) bool {
 	return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 }
 
+// isRetryable is false on SQLite: writers are serialised, so there are no
+// deadlock victims, and busy_timeout already waits out other processes.
+func (SQLite) isRetryable(error) bool { return false }
+
 // lockMigrations needs nothing on SQLite: each migration's write
 // transaction takes the database lock, and a finished one is skipped.
 func (SQLite) lockMigrations(context.Context, *sql.Conn) (func(), error) { return func() {}, nil }
@@ -69,6 +76,11 @@ func (Postgres) expand(s string) string {
 func (Postgres) isUniqueViolation(err error) bool {
 	var e *pgconn.PgError
 	return errors.As(err, &e) && e.Code == "23505"
+}
+
+func (Postgres) isRetryable(err error) bool {
+	var e *pgconn.PgError
+	return errors.As(err, &e) && (e.Code == "40P01" || e.Code == "40001")
 }
 
 // Advisory lock keys, arbitrary but fixed.

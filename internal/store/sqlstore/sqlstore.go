@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -84,8 +85,27 @@ func (db *DB) Close() error {
 // Writer returns the handle that writes, for tools such as benchmarks.
 func (db *DB) Writer() *sql.DB { return db.writer }
 
-// InTx runs fn in a transaction on the writer.
+// maxTxAttempts bounds how often a transaction that lost a deadlock or a
+// serialization conflict is run again.
+const maxTxAttempts = 4
+
+// InTx runs fn in a transaction on the writer. On PostgreSQL a transaction
+// chosen as a deadlock victim (or failing serialization) is run again from
+// the start, so concurrent writers that lock rows in different orders (a
+// user deleted while a group gains that user) both succeed instead of one
+// answering 500. fn must therefore have no effects outside the database
+// other than assigning its results.
 func (db *DB) InTx(ctx context.Context, fn func(q store.Queries) error) (err error) {
+	for attempt := 1; ; attempt++ {
+		err = db.inTxOnce(ctx, fn)
+		if err == nil || attempt == maxTxAttempts || !db.d.isRetryable(err) || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(time.Duration(attempt*attempt) * 5 * time.Millisecond)
+	}
+}
+
+func (db *DB) inTxOnce(ctx context.Context, fn func(q store.Queries) error) (err error) {
 	tx, err := db.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

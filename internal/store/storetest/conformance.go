@@ -28,6 +28,7 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 		{"events readers never skip a late commit", testEventsLateCommit},
 		{"idempotency reservations", testIdempotency},
 		{"settings keep the first value", testSettings},
+		{"deadlock victims are retried", testDeadlockRetry},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -344,5 +345,56 @@ func testSettings(t *testing.T, s store.Store) {
 	mustNil(t, err)
 	if v != "first" || v2 != "first" {
 		t.Errorf("settings = %q, %q", v, v2)
+	}
+}
+
+// testDeadlockRetry makes two transactions lock two rows in opposite
+// orders. PostgreSQL aborts one as a deadlock victim; InTx must run it
+// again so that both succeed. (SQLite serialises writers, so there is no
+// deadlock to provoke there.)
+func testDeadlockRetry(t *testing.T, s store.Store) {
+	if s.Dialect() != "postgres" {
+		t.Skip("writers are serialised on " + s.Dialect())
+	}
+	a, b := newOrg("A"), newOrg("B")
+	mustNil(t, s.CreateOrganization(ctx, a))
+	mustNil(t, s.CreateOrganization(ctx, b))
+	locked := make(chan struct{}, 2)
+	var wg sync.WaitGroup
+	var attempts [2]int
+	for i, order := range [][2]store.Organization{{a, b}, {b, a}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.InTx(ctx, func(q store.Queries) error {
+				attempts[i]++
+				first, second := order[0], order[1]
+				first.Name = fmt.Sprintf("by %d", i)
+				if err := q.UpdateOrganization(ctx, first); err != nil {
+					return err
+				}
+				if attempts[i] == 1 {
+					// Wait until the other transaction holds its first row.
+					locked <- struct{}{}
+					deadline := time.After(2 * time.Second)
+					for len(locked) < 2 {
+						select {
+						case <-deadline:
+							return nil
+						case <-time.After(5 * time.Millisecond):
+						}
+					}
+				}
+				second.Name = fmt.Sprintf("by %d", i)
+				return q.UpdateOrganization(ctx, second)
+			})
+			if err != nil {
+				t.Errorf("transaction %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if attempts[0]+attempts[1] < 3 {
+		t.Errorf("attempts = %v: the deadlock victim was not run again", attempts)
 	}
 }
