@@ -117,3 +117,48 @@ func TestTwoNodesShareOnePostgres(t *testing.T) {
 		t.Errorf("cursor reader saw %d organization.created events, want %d", len(seen), 2*each+1)
 	}
 }
+
+// TestDeletingAnOrganizationEmitsItsChildrensEvents deletes an organization
+// that has a connection and a directory: both go, each with its own
+// deletion event, in the same transaction.
+func TestDeletingAnOrganizationEmitsItsChildrensEvents(t *testing.T) {
+	s := apptest.Start(t, "sqlite")
+	_, body := call(t, s.URL, "POST", "/organizations", `{"name":"Doomed"}`, "")
+	var org struct{ ID string }
+	json.Unmarshal(body, &org)
+	st, body := call(t, s.URL, "POST", "/connections", fmt.Sprintf(`{"organization_id":%q,"connection_type":"GenericOIDC","name":"c"}`, org.ID), "")
+	if st != 201 {
+		t.Fatalf("create connection: %d %s", st, body)
+	}
+	var conn struct{ ID string }
+	json.Unmarshal(body, &conn)
+	st, body = call(t, s.URL, "POST", "/directories", fmt.Sprintf(`{"organization_id":%q,"type":"okta scim v2.0"}`, org.ID), "")
+	if st != 201 {
+		t.Fatalf("create directory: %d %s", st, body)
+	}
+	var dir struct{ ID string }
+	json.Unmarshal(body, &dir)
+	if st, body := call(t, s.URL, "DELETE", "/organizations/"+org.ID, "", ""); st != 204 {
+		t.Fatalf("delete organization: %d %s", st, body)
+	}
+	for _, p := range []string{"/connections/" + conn.ID, "/directories/" + dir.ID} {
+		if st, _ := call(t, s.URL, "GET", p, "", ""); st != 404 {
+			t.Errorf("GET %s after the organization's deletion = %d", p, st)
+		}
+	}
+	_, body = call(t, s.URL, "GET", "/events?organization_id="+org.ID+"&events=connection.deleted,dsync.deleted,organization.deleted", "", "")
+	var evs struct {
+		Data []struct {
+			Event string
+			Data  struct{ ID string }
+		}
+	}
+	json.Unmarshal(body, &evs)
+	got := map[string]string{}
+	for _, e := range evs.Data {
+		got[e.Event] = e.Data.ID
+	}
+	if got["connection.deleted"] != conn.ID || got["dsync.deleted"] != dir.ID || got["organization.deleted"] != org.ID {
+		t.Errorf("deletion events = %v", got)
+	}
+}

@@ -213,17 +213,39 @@ func (s *Service) Counts(ctx context.Context, dirID string) (store.DirectoryCoun
 // Delete removes a directory with its tokens, users and groups and emits
 // dsync.deleted.
 func (s *Service) Delete(ctx context.Context, dirID string) error {
-	return s.Store.InTx(ctx, func(q store.Queries) error {
-		d, err := s.get(ctx, q, dirID)
+	return s.Store.InTx(ctx, func(q store.Queries) error { return s.deleteIn(ctx, q, dirID) })
+}
+
+func (s *Service) deleteIn(ctx context.Context, q store.Queries, dirID string) error {
+	d, err := s.get(ctx, q, dirID)
+	if err != nil {
+		return err
+	}
+	if err := q.DeleteDirectory(ctx, dirID); err != nil {
+		return fmt.Errorf("delete directory: %w", err)
+	}
+	d.UpdatedAt = s.now()
+	return events.Append(ctx, q, EventDeleted, d.OrganizationID, directoryEvent(d, "deleting"))
+}
+
+// DeleteForOrganization removes every directory of an organization that is
+// being deleted, each with its dsync.deleted event; it runs in the
+// organization's delete transaction (organization.Service.OnDelete).
+func (s *Service) DeleteForOrganization(ctx context.Context, q store.Queries, orgID string) error {
+	for {
+		dirs, _, err := q.ListDirectories(ctx, store.DirectoryFilter{OrganizationID: orgID}, store.Page{Limit: 100})
 		if err != nil {
-			return err
+			return fmt.Errorf("list directories of %s: %w", orgID, err)
 		}
-		if err := q.DeleteDirectory(ctx, dirID); err != nil {
-			return fmt.Errorf("delete directory: %w", err)
+		if len(dirs) == 0 {
+			return nil
 		}
-		d.UpdatedAt = s.now()
-		return events.Append(ctx, q, EventDeleted, d.OrganizationID, directoryEvent(d, "deleting"))
-	})
+		for _, d := range dirs {
+			if err := s.deleteIn(ctx, q, d.ID); err != nil {
+				return err
+			}
+		}
+	}
 }
 
 func directoryEvent(d store.Directory, state string) directoryEventJSON {

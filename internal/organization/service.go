@@ -58,6 +58,11 @@ type Service struct {
 	Resolver Resolver
 	Log      *slog.Logger
 	Now      func() time.Time
+	// OnDelete runs in the transaction that deletes an organization, before
+	// the row goes, so the features that own its connections and
+	// directories remove them with their own events (the database would
+	// cascade the rows silently).
+	OnDelete []func(ctx context.Context, q store.Queries, orgID string) error
 }
 
 func (s *Service) now() time.Time {
@@ -403,6 +408,11 @@ func (s *Service) Delete(ctx context.Context, orgID string) error {
 		cur, err := s.get(ctx, q, orgID)
 		if err != nil {
 			return err
+		}
+		for _, hook := range s.OnDelete {
+			if err := hook(ctx, q, orgID); err != nil {
+				return err
+			}
 		}
 		if err := q.DeleteOrganization(ctx, orgID); err != nil {
 			return fmt.Errorf("delete organization: %w", err)

@@ -607,17 +607,39 @@ func (s *Service) settle(ctx context.Context, q store.Queries, connID, wanted st
 
 // Delete removes a connection.
 func (s *Service) Delete(ctx context.Context, connID string) error {
-	return s.Store.InTx(ctx, func(q store.Queries) error {
-		cur, err := s.get(ctx, q, connID)
+	return s.Store.InTx(ctx, func(q store.Queries) error { return s.deleteIn(ctx, q, connID) })
+}
+
+func (s *Service) deleteIn(ctx context.Context, q store.Queries, connID string) error {
+	cur, err := s.get(ctx, q, connID)
+	if err != nil {
+		return err
+	}
+	if err := q.DeleteConnection(ctx, connID); err != nil {
+		return fmt.Errorf("delete connection: %w", err)
+	}
+	cur.State = "deleting"
+	return events.Append(ctx, q, EventConnectionDeleted, cur.OrganizationID, s.eventJSON(cur))
+}
+
+// DeleteForOrganization removes every connection of an organization that
+// is being deleted, each with its connection.deleted event; it runs in the
+// organization's delete transaction (organization.Service.OnDelete).
+func (s *Service) DeleteForOrganization(ctx context.Context, q store.Queries, orgID string) error {
+	for {
+		conns, _, err := q.ListConnections(ctx, store.ConnectionFilter{OrganizationID: orgID}, store.Page{Limit: 100})
 		if err != nil {
-			return err
+			return fmt.Errorf("list connections of %s: %w", orgID, err)
 		}
-		if err := q.DeleteConnection(ctx, connID); err != nil {
-			return fmt.Errorf("delete connection: %w", err)
+		if len(conns) == 0 {
+			return nil
 		}
-		cur.State = "deleting"
-		return events.Append(ctx, q, EventConnectionDeleted, cur.OrganizationID, s.eventJSON(cur))
-	})
+		for _, c := range conns {
+			if err := s.deleteIn(ctx, q, c.ID); err != nil {
+				return err
+			}
+		}
+	}
 }
 
 // AddCertificate adds a trusted IdP signing certificate (rotation).
