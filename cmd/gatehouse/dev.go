@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/workos/workos-go/v7"
 
@@ -114,8 +113,7 @@ func dev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
+	srv := a.HTTPServer(mux)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	defer srv.Close()
@@ -146,28 +144,7 @@ func dev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "  Demo Corp:    %s   SAML connection: %s\n", org.ID, conn.ID)
 	fmt.Fprintf(stdout, "  Demo OIDC:    %s   OIDC connection: %s\n", oidcOrg.ID, oidcConn.ID)
 	fmt.Fprintf(stdout, "  SDK:          workos.NewClient(%q, workos.WithBaseURL(%q), workos.WithClientID(%q))\n\n", cfg.APIKey, cfg.BaseURL, a.ClientID)
-	return serveUntilDone(ctx, a, srv, errc, log)
-}
-
-// serveUntilDone runs the workers and waits for the server to fail or ctx
-// to end, then shuts down gracefully.
-func serveUntilDone(ctx context.Context, a *app.App, srv *http.Server, errc chan error, log *slog.Logger) error {
-	wctx, stop := context.WithCancel(ctx)
-	defer stop()
-	wait := a.RunWorkers(wctx)
-	defer wait()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return a.Run(ctx, srv, errc)
 }
 
 // loadOrCreate returns the trimmed contents of path, creating it (0600)

@@ -179,34 +179,45 @@ func (a *App) RunWorkers(ctx context.Context) (wait func()) {
 	return wg.Wait
 }
 
-// Serve listens on ln until ctx ends, then shuts down gracefully.
-func (a *App) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler: a.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+// HTTPServer returns an http.Server with the node's timeouts around h.
+func (a *App) HTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
 	}
-	wctx, stop := context.WithCancel(ctx)
-	wait := a.RunWorkers(wctx)
+}
+
+// Serve listens on ln until ctx ends, then shuts down gracefully.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	srv := a.HTTPServer(a.handler)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
+	return a.Run(ctx, srv, errc)
+}
+
+// Run runs the background workers beside srv, which is already serving and
+// reports its end on errc, until srv fails or ctx ends; then it shuts srv
+// down gracefully and waits for the workers.
+func (a *App) Run(ctx context.Context, srv *http.Server, errc <-chan error) error {
+	wctx, stop := context.WithCancel(ctx)
+	wait := a.RunWorkers(wctx)
+	defer func() {
 		stop()
 		wait()
+	}()
+	select {
+	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
 	a.Log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	err := srv.Shutdown(sctx)
-	stop()
-	wait()
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
 	}
-	return err
+	return nil
 }
 
 // Close releases the store.
