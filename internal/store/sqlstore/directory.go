@@ -124,37 +124,8 @@ func (q *queries) ActivateDirectory(ctx context.Context, id string, now time.Tim
 // ClaimDueDirectorySyncs implements store.Directories with the same
 // conditional-update claim as ClaimDueDomains.
 func (q *queries) ClaimDueDirectorySyncs(ctx context.Context, now, next time.Time, limit int) ([]store.Directory, error) {
-	rows, err := q.r.QueryContext(ctx, `SELECT `+directoryCols+` FROM directories
-		WHERE next_sync_at > 0 AND next_sync_at <= $1 ORDER BY next_sync_at LIMIT $2`, store.Millis(now), limit)
-	if err != nil {
-		return nil, err
-	}
-	var due []store.Directory
-	for rows.Next() {
-		d, err := scanDirectory(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		due = append(due, d)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	var claimed []store.Directory
-	for _, d := range due {
-		res, err := q.w.ExecContext(ctx, `UPDATE directories SET next_sync_at = $1 WHERE id = $2 AND next_sync_at = $3`,
-			store.Millis(next), d.ID, store.Millis(d.NextSyncAt))
-		if err != nil {
-			return claimed, err
-		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			d.NextSyncAt = next
-			claimed = append(claimed, d)
-		}
-	}
-	return claimed, nil
+	return claimDue(ctx, q, "directories", directoryCols, "next_sync_at", "", now, next, limit,
+		scanDirectory, func(d *store.Directory) (string, *time.Time) { return d.ID, &d.NextSyncAt })
 }
 
 const tokenCols = `id, directory_id, name, hash, suffix, created_at, last_used_at`

@@ -247,42 +247,10 @@ func (q *queries) ListDomainsFor(ctx context.Context, orgIDs []string) (map[stri
 	return out, rows.Err()
 }
 
-// ClaimDueDomains implements store.Domains. Each candidate is claimed with a
-// conditional update of its next_check_at, so when several nodes race for
-// the same row exactly one update succeeds; this needs no row locks and
-// works the same on SQLite and PostgreSQL.
+// ClaimDueDomains implements store.Domains.
 func (q *queries) ClaimDueDomains(ctx context.Context, now, next time.Time, limit int) ([]store.Domain, error) {
-	rows, err := q.r.QueryContext(ctx, `SELECT `+domainCols+` FROM organization_domains
-		WHERE state = 'pending' AND next_check_at > 0 AND next_check_at <= $1 ORDER BY next_check_at LIMIT $2`, store.Millis(now), limit)
-	if err != nil {
-		return nil, err
-	}
-	var due []store.Domain
-	for rows.Next() {
-		d, err := scanDomain(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		due = append(due, d)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	var claimed []store.Domain
-	for _, d := range due {
-		res, err := q.w.ExecContext(ctx, `UPDATE organization_domains SET next_check_at = $1 WHERE id = $2 AND next_check_at = $3 AND state = 'pending'`,
-			store.Millis(next), d.ID, store.Millis(d.NextCheckAt))
-		if err != nil {
-			return claimed, err
-		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			d.NextCheckAt = next
-			claimed = append(claimed, d)
-		}
-	}
-	return claimed, nil
+	return claimDue(ctx, q, "organization_domains", domainCols, "next_check_at", "state = 'pending'", now, next, limit,
+		scanDomain, func(d *store.Domain) (string, *time.Time) { return d.ID, &d.NextCheckAt })
 }
 
 // AppendEvent implements store.Events.

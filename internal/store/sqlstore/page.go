@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -121,3 +122,49 @@ func listPage[T any](ctx context.Context, db execer, selectFrom, idCol string, w
 // toLower lowers ASCII and Unicode alike, as SQL LOWER() does for the
 // stored side on both backends for ASCII names.
 func toLower(s string) string { return strings.ToLower(s) }
+
+// claimDue claims up to limit rows of table whose due-time column (Unix
+// ms, 0 = never) has passed, by moving it to next with an update that only
+// succeeds if the column still holds the value read. When several nodes race
+// for a row exactly one update wins, so each scheduled job runs once; this
+// needs no row locks and works alike on SQLite and PostgreSQL. cond narrows
+// both statements (e.g. "state = 'pending'"); due gives a scanned row's ID
+// and its due-time field, which is set to next on the rows claimed.
+func claimDue[T any](ctx context.Context, q *queries, table, cols, col, cond string, now, next time.Time, limit int,
+	scan func(rowScanner) (T, error), due func(*T) (string, *time.Time)) ([]T, error) {
+	if cond != "" {
+		cond = " AND " + cond
+	}
+	rows, err := q.r.QueryContext(ctx, fmt.Sprintf(`SELECT %s FROM %s WHERE %s > 0 AND %s <= $1%s ORDER BY %s LIMIT $2`,
+		cols, table, col, col, cond, col), store.Millis(now), limit)
+	if err != nil {
+		return nil, err
+	}
+	var candidates []T
+	for rows.Next() {
+		it, err := scan(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		candidates = append(candidates, it)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	update := fmt.Sprintf(`UPDATE %s SET %s = $1 WHERE id = $2 AND %s = $3%s`, table, col, col, cond)
+	var claimed []T
+	for _, it := range candidates {
+		id, at := due(&it)
+		res, err := q.w.ExecContext(ctx, update, store.Millis(next), id, store.Millis(*at))
+		if err != nil {
+			return claimed, err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			*at = next
+			claimed = append(claimed, it)
+		}
+	}
+	return claimed, nil
+}

@@ -133,37 +133,8 @@ func (q *queries) ConnectionsForOrganization(ctx context.Context, orgID string) 
 // with a compare-and-set on next_refresh_at, so concurrent callers (other
 // nodes) never claim the same refresh.
 func (q *queries) ClaimDueMetadataRefresh(ctx context.Context, now, next time.Time, limit int) ([]store.Connection, error) {
-	rows, err := q.r.QueryContext(ctx, `SELECT `+connCols+` FROM sso_connections
-		WHERE next_refresh_at > 0 AND next_refresh_at <= $1 ORDER BY next_refresh_at LIMIT $2`, store.Millis(now), limit)
-	if err != nil {
-		return nil, err
-	}
-	var due []store.Connection
-	for rows.Next() {
-		c, err := scanConn(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		due = append(due, c)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	var claimed []store.Connection
-	for _, c := range due {
-		res, err := q.w.ExecContext(ctx, `UPDATE sso_connections SET next_refresh_at = $1 WHERE id = $2 AND next_refresh_at = $3`,
-			store.Millis(next), c.ID, store.Millis(c.NextRefreshAt))
-		if err != nil {
-			return claimed, err
-		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			c.NextRefreshAt = next
-			claimed = append(claimed, c)
-		}
-	}
-	return claimed, nil
+	return claimDue(ctx, q, "sso_connections", connCols, "next_refresh_at", "", now, next, limit,
+		scanConn, func(c *store.Connection) (string, *time.Time) { return c.ID, &c.NextRefreshAt })
 }
 
 // PutCertificate implements store.SSO.
