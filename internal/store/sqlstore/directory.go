@@ -73,10 +73,10 @@ func (q *queries) ListDirectories(ctx context.Context, f store.DirectoryFilter, 
 		w.add("organization_id = ?", f.OrganizationID)
 	}
 	if f.Search != "" {
-		w.add(`LOWER(name) LIKE ? ESCAPE '\'`, "%"+likeEscape(toLower(f.Search))+"%")
+		w.add(`LOWER(name) LIKE ? ESCAPE '\'`, "%"+likeEscape(strings.ToLower(f.Search))+"%")
 	}
 	if f.Domain != "" {
-		w.add("domain = ?", toLower(f.Domain))
+		w.add("domain = ?", strings.ToLower(f.Domain))
 	}
 	return listPage(ctx, q.r, `SELECT `+directoryCols+` FROM directories`, "id", w, p,
 		func(r *sql.Rows) (store.Directory, error) { return scanDirectory(r) },
@@ -232,7 +232,7 @@ func (q *queries) writeEmails(ctx context.Context, u store.DirectoryUser, replac
 	}
 	for i, e := range u.Emails {
 		if err := q.exec(ctx, false, `INSERT INTO directory_user_emails (user_id, position, directory_id, value, value_lower, type, is_primary)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, u.ID, i, u.DirectoryID, e.Value, toLower(e.Value), e.Type, e.Primary); err != nil {
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, u.ID, i, u.DirectoryID, e.Value, strings.ToLower(e.Value), e.Type, e.Primary); err != nil {
 			return err
 		}
 	}
@@ -253,8 +253,8 @@ func (q *queries) CreateDirectoryUser(ctx context.Context, u store.DirectoryUser
 		user_name_lower, email, email_lower, first_name, last_name, display_name, display_name_lower, job_title, state, emails,
 		attributes, custom_attributes, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
-		u.ID, u.DirectoryID, u.OrganizationID, u.IdPID, u.ExternalID, u.UserName, toLower(u.UserName), u.Email, toLower(u.Email),
-		u.FirstName, u.LastName, u.DisplayName, toLower(u.DisplayName), u.JobTitle, u.State, emailsJSON(u.Emails),
+		u.ID, u.DirectoryID, u.OrganizationID, u.IdPID, u.ExternalID, u.UserName, strings.ToLower(u.UserName), u.Email, strings.ToLower(u.Email),
+		u.FirstName, u.LastName, u.DisplayName, strings.ToLower(u.DisplayName), u.JobTitle, u.State, emailsJSON(u.Emails),
 		rawOr(u.Attributes, "{}"), rawOr(u.CustomAttributes, "{}"), store.Millis(u.CreatedAt), store.Millis(u.UpdatedAt))
 	if err != nil {
 		return err
@@ -267,8 +267,8 @@ func (q *queries) UpdateDirectoryUser(ctx context.Context, u store.DirectoryUser
 	err := q.exec(ctx, true, `UPDATE directory_users SET idp_id = $1, external_id = $2, user_name = $3, user_name_lower = $4,
 		email = $5, email_lower = $6, first_name = $7, last_name = $8, display_name = $9, display_name_lower = $10, job_title = $11,
 		state = $12, emails = $13, attributes = $14, custom_attributes = $15, updated_at = $16 WHERE id = $17 AND directory_id = $18`,
-		u.IdPID, u.ExternalID, u.UserName, toLower(u.UserName), u.Email, toLower(u.Email), u.FirstName, u.LastName,
-		u.DisplayName, toLower(u.DisplayName), u.JobTitle, u.State, emailsJSON(u.Emails), rawOr(u.Attributes, "{}"),
+		u.IdPID, u.ExternalID, u.UserName, strings.ToLower(u.UserName), u.Email, strings.ToLower(u.Email), u.FirstName, u.LastName,
+		u.DisplayName, strings.ToLower(u.DisplayName), u.JobTitle, u.State, emailsJSON(u.Emails), rawOr(u.Attributes, "{}"),
 		rawOr(u.CustomAttributes, "{}"), store.Millis(u.UpdatedAt), u.ID, u.DirectoryID)
 	if err != nil {
 		return err
@@ -404,7 +404,7 @@ func (q *queries) ListDirectoryUsers(ctx context.Context, f store.DirectoryUserF
 		w.add("idp_id = ?", f.IdPID)
 	}
 	if f.Email != "" {
-		w.add("id IN (SELECT user_id FROM directory_user_emails WHERE value_lower = ?)", toLower(f.Email))
+		w.add("id IN (SELECT user_id FROM directory_user_emails WHERE value_lower = ?)", strings.ToLower(f.Email))
 	}
 	if f.GroupID != "" {
 		w.add("id IN (SELECT user_id FROM directory_memberships WHERE group_id = ?)", f.GroupID)
@@ -453,7 +453,7 @@ func scanGroupRows(r *sql.Rows) (store.DirectoryGroup, error) { return scanGroup
 func (q *queries) CreateDirectoryGroup(ctx context.Context, g store.DirectoryGroup) error {
 	return q.exec(ctx, false, `INSERT INTO directory_groups (id, directory_id, organization_id, idp_id, external_id, display_name,
 		display_name_lower, attributes, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		g.ID, g.DirectoryID, g.OrganizationID, g.IdPID, g.ExternalID, g.DisplayName, toLower(g.DisplayName),
+		g.ID, g.DirectoryID, g.OrganizationID, g.IdPID, g.ExternalID, g.DisplayName, strings.ToLower(g.DisplayName),
 		rawOr(g.Attributes, "{}"), store.Millis(g.CreatedAt), store.Millis(g.UpdatedAt))
 }
 
@@ -461,7 +461,7 @@ func (q *queries) CreateDirectoryGroup(ctx context.Context, g store.DirectoryGro
 func (q *queries) UpdateDirectoryGroup(ctx context.Context, g store.DirectoryGroup) error {
 	return q.exec(ctx, true, `UPDATE directory_groups SET idp_id = $1, external_id = $2, display_name = $3, display_name_lower = $4,
 		attributes = $5, updated_at = $6 WHERE id = $7 AND directory_id = $8`,
-		g.IdPID, g.ExternalID, g.DisplayName, toLower(g.DisplayName), rawOr(g.Attributes, "{}"), store.Millis(g.UpdatedAt), g.ID, g.DirectoryID)
+		g.IdPID, g.ExternalID, g.DisplayName, strings.ToLower(g.DisplayName), rawOr(g.Attributes, "{}"), store.Millis(g.UpdatedAt), g.ID, g.DirectoryID)
 }
 
 // DeleteDirectoryGroup implements store.Directories.

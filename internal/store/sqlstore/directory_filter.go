@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -161,7 +162,7 @@ func cmpSQL(w *where, col column, c *store.Cond) (string, error) {
 		return "", fmt.Errorf("filter: %s takes a string", c.Field)
 	}
 	if col.lower {
-		s = toLower(s)
+		s = strings.ToLower(s)
 	}
 	switch c.CmpOp {
 	case "co":

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -146,7 +147,7 @@ func (q *queries) GetOrganizationByExternalID(ctx context.Context, ext string) (
 func (q *queries) ListOrganizations(ctx context.Context, f store.OrganizationFilter, p store.Page) ([]store.Organization, store.PageInfo, error) {
 	var w where
 	if f.Search != "" {
-		w.add(`LOWER(name) LIKE ? ESCAPE '\'`, "%"+likeEscape(toLower(f.Search))+"%")
+		w.add(`LOWER(name) LIKE ? ESCAPE '\'`, "%"+likeEscape(strings.ToLower(f.Search))+"%")
 	}
 	if len(f.Domains) > 0 {
 		sub := where{args: w.args}

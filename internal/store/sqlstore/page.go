@@ -119,10 +119,6 @@ func listPage[T any](ctx context.Context, db execer, selectFrom, idCol string, w
 	return items, info, nil
 }
 
-// toLower lowers ASCII and Unicode alike, as SQL LOWER() does for the
-// stored side on both backends for ASCII names.
-func toLower(s string) string { return strings.ToLower(s) }
-
 // claimDue claims up to limit rows of table whose due-time column (Unix
 // ms, 0 = never) has passed, by moving it to next with an update that only
 // succeeds if the column still holds the value read. When several nodes race

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -101,10 +102,10 @@ func (q *queries) ListConnections(ctx context.Context, f store.ConnectionFilter,
 		w.add("connection_type = ?", f.Type)
 	}
 	if f.Search != "" {
-		w.add(`LOWER(name) LIKE ? ESCAPE '\'`, "%"+toLower(likeEscape(f.Search))+"%")
+		w.add(`LOWER(name) LIKE ? ESCAPE '\'`, "%"+strings.ToLower(likeEscape(f.Search))+"%")
 	}
 	if f.Domain != "" {
-		w.add("organization_id IN (SELECT organization_id FROM organization_domains WHERE domain = ?)", toLower(f.Domain))
+		w.add("organization_id IN (SELECT organization_id FROM organization_domains WHERE domain = ?)", strings.ToLower(f.Domain))
 	}
 	return listPage(ctx, q.r, `SELECT `+connCols+` FROM sso_connections`, "id", w, p,
 		func(r *sql.Rows) (store.Connection, error) { return scanConn(r) },
