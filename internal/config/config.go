@@ -26,13 +26,9 @@ type Config struct {
 	DNSTimeout          time.Duration
 	AllowPrivateTargets bool
 	SecretKey           string
-	FrameAncestors      []string
 	LogFormat           string // "text" | "json"
 	LogLevel            string
 	DomainCheckInterval time.Duration
-	BrandName           string
-	BrandColor          string
-	BrandLogoURL        string
 
 	// SSOMetadataRefresh is how often SAML IdP metadata URLs are fetched again.
 	SSOMetadataRefresh time.Duration
@@ -73,10 +69,6 @@ func Load(fs *flag.FlagSet, args []string, env Env) (Config, error) {
 	c.RedirectURIs = splitList(get("GATEHOUSE_REDIRECT_URIS", ""))
 	c.DNSResolver = get("GATEHOUSE_DNS_RESOLVER", "")
 	c.SecretKey = get("GATEHOUSE_SECRET_KEY", "")
-	c.FrameAncestors = splitList(get("GATEHOUSE_FRAME_ANCESTORS", ""))
-	c.BrandName = get("GATEHOUSE_BRAND_NAME", "Gatehouse")
-	c.BrandColor = get("GATEHOUSE_BRAND_COLOR", "#4f46e5")
-	c.BrandLogoURL = get("GATEHOUSE_BRAND_LOGO_URL", "")
 	var err error
 	if c.AllowPrivateTargets, err = parseBool(get("GATEHOUSE_ALLOW_PRIVATE_TARGETS", "false")); err != nil {
 		return c, fmt.Errorf("GATEHOUSE_ALLOW_PRIVATE_TARGETS: %w", err)
