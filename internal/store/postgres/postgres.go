@@ -8,7 +8,8 @@ import (
 	"fmt"
 
 	"github.com/gatehouse-dev/gatehouse/internal/store/sqlstore"
-	"github.com/jackc/pgx/v5/stdlib"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 )
 
 // Open connects to the database at url (postgres://…), applies migrations
@@ -30,6 +31,3 @@ func Open(ctx context.Context, url string) (*sqlstore.DB, error) {
 	}
 	return sqlstore.New(sqlstore.Postgres{}, db, db, false), nil
 }
-
-// stdlib registers the "pgx" driver name for database/sql.
-var _ = stdlib.GetDefaultDriver
