@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
@@ -121,6 +122,11 @@ func Observe(log *slog.Logger, m *Metrics, next http.Handler) http.Handler {
 			log.LogAttrs(r.Context(), slog.LevelInfo, "http", slog.String("method", r.Method), slog.String("path", r.URL.Path),
 				slog.Int("status", sw.status), slog.Duration("duration", d), slog.String("request_id", rid))
 		}()
+		if strings.ContainsRune(r.URL.Path, 0) || strings.Contains(r.URL.RawQuery, "%00") {
+			// See HasNUL: no backend can store or match it.
+			WriteError(sw, r, errs.BadRequest("invalid_text", "The URL may not contain the NUL character (%00)."))
+			return
+		}
 		next.ServeHTTP(sw, r)
 	})
 }

@@ -5,6 +5,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -130,6 +131,9 @@ func DecodeJSON(r *http.Request, v any) error {
 	if len(strings.TrimSpace(string(body))) == 0 {
 		body = []byte("{}")
 	}
+	if HasNUL(body) {
+		return errs.BadRequest("invalid_text", "Text in the request may not contain the NUL character (U+0000).")
+	}
 	if err := json.Unmarshal(body, v); err != nil {
 		var syn *json.SyntaxError
 		var typ *json.UnmarshalTypeError
@@ -167,4 +171,30 @@ func jsonKind(goKind string) string {
 		return "a number"
 	}
 	return goKind
+}
+
+// HasNUL reports whether a JSON document contains the NUL character, raw or
+// as the escape \u0000. PostgreSQL cannot store NUL in text, and no
+// legitimate name, email or ID contains it, so every backend refuses it at
+// the edge rather than failing (or differing) at the database.
+func HasNUL(b []byte) bool {
+	if bytes.IndexByte(b, 0) >= 0 {
+		return true
+	}
+	for i := 0; ; {
+		j := bytes.Index(b[i:], []byte(`u0000`))
+		if j < 0 {
+			return false
+		}
+		k := i + j
+		// It is an escape only if an odd number of backslashes precede it.
+		n := 0
+		for p := k - 1; p >= 0 && b[p] == '\\'; p-- {
+			n++
+		}
+		if n%2 == 1 {
+			return true
+		}
+		i = k + 1
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse/internal/app/apptest"
+	"github.com/gatehouse-dev/gatehouse/internal/store/storetest"
 )
 
 var wildcard = regexp.MustCompile(`\{[a-z_]+(\.\.\.)?\}`)
@@ -36,6 +37,8 @@ func garbageBodies() []struct{ name, body, contentType string } {
 		{"binary noise", string(noise), "application/octet-stream"},
 		{"scim patch junk", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"explode","path":"[[[","value":null},{"op":"replace","path":"members[value eq","value":1}]}`, "application/scim+json"},
 		{"form body", "a=1&b=%zz", "application/x-www-form-urlencoded"},
+		{"form with NUL", "grant_type=authorization_code&client_id=x%00&client_secret=y%00&code=%00&SAMLResponse=%00&RelayState=%00", "application/x-www-form-urlencoded"},
+		{"json with NUL", `{"name":"a\u0000","userName":"\u0000","displayName":"x\u0000","organization_id":"\u0000","uri":"\u0000"}`, "application/json"},
 		{"oversized", `{"name":"` + strings.Repeat("a", 3<<20) + `"}`, "application/json"},
 	}
 }
@@ -47,7 +50,12 @@ var pathValues = []string{"x", "org_01J00000000000000000000000", "%00", "..%2F..
 // and without credentials, and requires that none answers with a 5xx: bad
 // input must always get a clear 4xx.
 func TestNoServerErrorsOnGarbage(t *testing.T) {
-	s := apptest.Start(t, "sqlite")
+	for _, b := range storetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) { garbage(t, apptest.Start(t, b.Name)) })
+	}
+}
+
+func garbage(t *testing.T, s *apptest.Server) {
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	_, body := call(t, s.URL, "POST", "/organizations", `{"name":"Garbage Inc"}`, "")
 	var org struct{ ID string }

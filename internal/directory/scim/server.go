@@ -122,6 +122,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				Detail: fmt.Sprintf("The request body is larger than %d bytes.", MaxBodyBytes)})
 			return
 		}
+		if api.HasNUL(body) {
+			failure = writeError(rec, r, badRequest(TypeInvalidValue, "Text may not contain the NUL character (U+0000)."))
+			return
+		}
 		req := &request{w: rec, r: r, dir: dir, base: s.Svc.SCIMBaseURL(dir.ID), body: body}
 		if err := s.dispatch(req); err != nil {
 			failure = writeError(rec, r, err)
