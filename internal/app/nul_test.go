@@ -22,6 +22,13 @@ func TestNULBytesAreRefused(t *testing.T) {
 				{"domain", "POST", "/organization_domains", `{"organization_id":"org_x","domain":"a\u0000.example"}`},
 				{"search", "GET", "/organizations?search=a%00b", ""},
 				{"external id path", "GET", "/organizations/external_id/a%00b", ""},
+				{"invalid utf-8 in path", "GET", "/organizations/org_%FF", ""},
+				{"invalid utf-8 in external id", "GET", "/organizations/external_id/%FF%FE", ""},
+				{"invalid utf-8 in search", "GET", "/organizations?search=%FF", ""},
+				{"invalid utf-8 in domain filter", "GET", "/organizations?domains=%FF.example", ""},
+				{"invalid utf-8 in events filter", "GET", "/events?events=%FF&organization_id=%FE", ""},
+				{"invalid utf-8 in connection filter", "GET", "/connections?organization_id=%FF&search=%FE", ""},
+				{"invalid utf-8 in directory users filter", "GET", "/directory_users?directory=%FF&email=%FE", ""},
 			}
 			for _, tc := range cases {
 				st, body := call(t, s.URL, tc.method, tc.path, tc.body, "")

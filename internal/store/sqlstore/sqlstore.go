@@ -52,6 +52,7 @@ func New(d Dialect, writer, reader *sql.DB, cacheStatements bool) *DB {
 		}
 		db.queries.w, db.queries.r = cachedDB{db.wc}, cachedDB{db.rc}
 	}
+	db.queries.w, db.queries.r = textChecked{db.queries.w}, textChecked{db.queries.r}
 	return db
 }
 
@@ -122,6 +123,7 @@ func (db *DB) inTxOnce(ctx context.Context, fn func(q store.Queries) error) (err
 		ex = cachedTx{tx: tx, c: db.wc, missed: &missed}
 		defer func() { db.wc.warm(context.WithoutCancel(ctx), missed) }()
 	}
+	ex = textChecked{ex}
 	if err := fn(&queries{d: db.d, r: ex, w: ex, inTx: true}); err != nil {
 		tx.Rollback()
 		return err
