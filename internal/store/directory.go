@@ -219,6 +219,11 @@ type Directories interface {
 	// ClaimDueDirectorySyncs returns up to limit directories whose
 	// NextSyncAt has passed and moves it to next, so one node runs each pull.
 	ClaimDueDirectorySyncs(ctx context.Context, now, next time.Time, limit int) ([]Directory, error)
+	// LeaseDirectorySync takes the directory's pull lease until the given
+	// time, and reports false if another pull holds an unexpired one.
+	LeaseDirectorySync(ctx context.Context, id string, now, until time.Time) (bool, error)
+	// ReleaseDirectorySync ends the pull lease.
+	ReleaseDirectorySync(ctx context.Context, id string) error
 
 	CreateDirectoryToken(ctx context.Context, t DirectoryToken) error
 	DeleteDirectoryToken(ctx context.Context, directoryID, id string) (DirectoryToken, error)

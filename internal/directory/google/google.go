@@ -119,9 +119,27 @@ func (s *Syncer) service(ctx context.Context, g directory.GoogleSettings) (*admi
 	return svc, nil
 }
 
-// Sync pulls d and applies the differences. A 401/403 from Google marks
-// the directory invalid_credentials with a message the admin can act on.
+// pullLease bounds how long a pull may hold its directory; a node that
+// dies mid-pull frees the directory when the lease runs out.
+const pullLease = 15 * time.Minute
+
+// ErrPullRunning answers an on-demand pull while another one runs.
+var ErrPullRunning = errs.Conflict("sync_in_progress", "A pull of this directory is already running; try again when it ends.")
+
+// Sync pulls d and applies the differences, holding the directory's pull
+// lease so that no other pull (on-demand or scheduled, on any node) runs
+// over it at the same time. A 401/403 from Google marks the directory
+// invalid_credentials with a message the admin can act on.
 func (s *Syncer) Sync(ctx context.Context, d store.Directory) (Result, error) {
+	now := time.Now()
+	ok, err := s.Svc.Store.LeaseDirectorySync(ctx, d.ID, now, now.Add(pullLease))
+	if err != nil {
+		return Result{}, fmt.Errorf("lease directory %s: %w", d.ID, err)
+	}
+	if !ok {
+		return Result{}, ErrPullRunning
+	}
+	defer s.Svc.Store.ReleaseDirectorySync(context.WithoutCancel(ctx), d.ID)
 	res, err := s.sync(ctx, d)
 	state, msg := store.DirectoryLinked, ""
 	if err != nil {

@@ -184,6 +184,19 @@ func TestGoogleWorkspacePull(t *testing.T) {
 				t.Fatalf("token request impersonated %q", fake.subjects[0])
 			}
 			ctx := context.Background()
+			// While another pull holds the directory (here: a lease taken as a
+			// scheduled pull on another node would), an on-demand pull is refused.
+			if ok, err := srv.Store.LeaseDirectorySync(ctx, dir.ID, time.Now(), time.Now().Add(time.Minute)); !ok || err != nil {
+				t.Fatalf("lease = %v, %v", ok, err)
+			}
+			var busy struct{ Code string }
+			call(t, srv, "POST", "/directories/"+dir.ID+"/sync", nil, 409, &busy)
+			if busy.Code != "sync_in_progress" {
+				t.Errorf("overlapping pull: code %q", busy.Code)
+			}
+			if err := srv.Store.ReleaseDirectorySync(ctx, dir.ID); err != nil {
+				t.Fatal(err)
+			}
 			c := workos.NewClient(apptest.APIKey, workos.WithBaseURL(srv.URL), workos.WithMaxRetries(0))
 			states := map[string]string{}
 			users := c.DirectorySync().ListUsers(ctx, &workos.DirectorySyncListUsersParams{Directory: &dir.ID})

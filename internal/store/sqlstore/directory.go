@@ -128,6 +128,23 @@ func (q *queries) ClaimDueDirectorySyncs(ctx context.Context, now, next time.Tim
 		scanDirectory, func(d *store.Directory) (string, *time.Time) { return d.ID, &d.NextSyncAt })
 }
 
+// LeaseDirectorySync implements store.Directories: a compare-and-set on the
+// lease column, so exactly one of several racing pulls wins.
+func (q *queries) LeaseDirectorySync(ctx context.Context, id string, now, until time.Time) (bool, error) {
+	res, err := q.w.ExecContext(ctx, `UPDATE directories SET sync_lease_until = $1 WHERE id = $2 AND sync_lease_until <= $3`,
+		store.Millis(until), id, store.Millis(now))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// ReleaseDirectorySync implements store.Directories.
+func (q *queries) ReleaseDirectorySync(ctx context.Context, id string) error {
+	return q.exec(ctx, false, `UPDATE directories SET sync_lease_until = 0 WHERE id = $1`, id)
+}
+
 const tokenCols = `id, directory_id, name, hash, suffix, created_at, last_used_at`
 
 func scanToken(s rowScanner) (store.DirectoryToken, error) {
