@@ -19,7 +19,7 @@ import (
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
+var version = "0.1.0-dev"
 
 const usage = `Gatehouse: self-hosted enterprise SSO, directory sync and log streams, WorkOS-compatible.
 
