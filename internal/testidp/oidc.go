@@ -387,11 +387,7 @@ func (p *OIDCProvider) showLogin(w http.ResponseWriter, status int, ar authReque
 	now := time.Now()
 	ar.expires = now.Add(pendingLifetime)
 	p.mu.Lock()
-	for k, v := range p.pending {
-		if now.After(v.expires) {
-			delete(p.pending, k)
-		}
-	}
+	dropExpired(p.pending, now, func(v authRequest) time.Time { return v.expires })
 	p.pending[id] = ar
 	p.mu.Unlock()
 	p.renderLogin(w, status, id, ar.clientID, email, errMsg)
@@ -450,11 +446,7 @@ func (p *OIDCProvider) approve(w http.ResponseWriter, r *http.Request, ar authRe
 	code := randomID()
 	now := time.Now()
 	p.mu.Lock()
-	for k, c := range p.codes {
-		if now.After(c.expires) {
-			delete(p.codes, k)
-		}
-	}
+	dropExpired(p.codes, now, func(c authCode) time.Time { return c.expires })
 	p.codes[code] = authCode{req: ar, email: u.Email, authTime: now, expires: now.Add(codeLifetime)}
 	p.mu.Unlock()
 	p.redirect(w, r, ar.redirectURI, url.Values{"code": {code}, "state": {ar.state}})
@@ -547,11 +539,7 @@ func (p *OIDCProvider) handleToken(w http.ResponseWriter, r *http.Request) {
 	accessToken := randomID()
 	now := time.Now()
 	p.mu.Lock()
-	for k, g := range p.tokens {
-		if now.After(g.expires) {
-			delete(p.tokens, k)
-		}
-	}
+	dropExpired(p.tokens, now, func(g accessGrant) time.Time { return g.expires })
 	p.tokens[accessToken] = accessGrant{email: u.Email, expires: now.Add(tokenLifetime)}
 	p.mu.Unlock()
 

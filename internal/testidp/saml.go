@@ -558,11 +558,7 @@ func (s *SAMLIdP) showLogin(w http.ResponseWriter, status int, pend pendingLogin
 	now := time.Now()
 	pend.expires = now.Add(pendingLifetime)
 	s.mu.Lock()
-	for k, p := range s.pending {
-		if now.After(p.expires) {
-			delete(s.pending, k)
-		}
-	}
+	dropExpired(s.pending, now, func(p pendingLogin) time.Time { return p.expires })
 	s.pending[id] = pend
 	s.mu.Unlock()
 	s.renderLogin(w, status, id, pend.app, email, errMsg)
@@ -673,11 +669,7 @@ func (s *SAMLIdP) startSession(w http.ResponseWriter, u User) *saml.Session {
 	token := randomID()
 	index := randomID()
 	s.mu.Lock()
-	for k, sess := range s.sessions {
-		if now.After(sess.expires) {
-			delete(s.sessions, k)
-		}
-	}
+	dropExpired(s.sessions, now, func(sess samlSession) time.Time { return sess.expires })
 	s.sessions[token] = samlSession{email: u.Email, created: now, expires: now.Add(sessionLifetime), index: index}
 	s.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{
@@ -756,6 +748,17 @@ func (s *SAMLIdP) onError(w http.ResponseWriter, r *http.Request, status int, er
 
 // randomID returns an unguessable token for sessions, logins and codes.
 func randomID() string { return rand.Text() }
+
+// dropExpired deletes the entries of m whose expiry has passed; the
+// provider's in-memory logins, codes, tokens and sessions all age out this
+// way when a new one is stored. The caller holds the map's lock.
+func dropExpired[V any](m map[string]V, now time.Time, expiry func(V) time.Time) {
+	for k, v := range m {
+		if now.After(expiry(v)) {
+			delete(m, k)
+		}
+	}
+}
 
 // newSAMLID returns an XML ID for a SAML message: an NCName, so it must not
 // start with a digit.
