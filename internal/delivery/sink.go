@@ -1,0 +1,52 @@
+// Package delivery moves events out of the outbox to their destinations
+// (webhook endpoints, log streams): one durable consumer per destination,
+// each with its own cursor and lease, sending through a Sink.
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Event is one outbox event as a sink receives it.
+type Event struct {
+	Seq            int64 // outbox position; increases in commit order
+	ID             string
+	Name           string
+	OrganizationID string
+	Data           json.RawMessage
+	Context        json.RawMessage
+	CreatedAt      time.Time
+}
+
+// Sink sends batches of events to one destination. The server does not care
+// which protocol a sink speaks; a sink knows nothing of cursors or retries.
+type Sink interface {
+	// Send delivers batch (never empty, at most Limits().MaxEvents long, in
+	// outbox order) or returns an error; a *Failure says whether to retry.
+	Send(ctx context.Context, batch []Event) error
+	// Limits says how much one Send may carry.
+	Limits() Limits
+}
+
+// Limits bound one batch.
+type Limits struct {
+	MaxEvents int // at least 1
+	MaxBytes  int // of the encoded payload; 0 = no limit
+}
+
+// Failure is a delivery error described for the admin who must fix it.
+type Failure struct {
+	Code      string // stable, e.g. "unauthorized", "payload_too_large", "tls_error", "timeout"
+	Message   string // what went wrong, in plain words
+	Fix       string // what the admin can do about it
+	Status    int    // the destination's HTTP status, 0 if none
+	Retryable bool   // a later attempt may succeed (5xx, 429, timeouts)
+	Err       error  // the underlying error, for logs only (never shown to callers)
+}
+
+func (f *Failure) Error() string { return f.Code + ": " + f.Message }
+
+// Unwrap returns the underlying error.
+func (f *Failure) Unwrap() error { return f.Err }
