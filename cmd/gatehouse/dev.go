@@ -143,7 +143,13 @@ func dev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "                users: alice@example.com / alice, bob@example.com / bob\n")
 	fmt.Fprintf(stdout, "  Demo Corp:    %s   SAML connection: %s\n", org.ID, conn.ID)
 	fmt.Fprintf(stdout, "  Demo OIDC:    %s   OIDC connection: %s\n", oidcOrg.ID, oidcConn.ID)
-	fmt.Fprintf(stdout, "  SDK:          workos.NewClient(%q, workos.WithBaseURL(%q), workos.WithClientID(%q))\n\n", cfg.APIKey, cfg.BaseURL, a.ClientID)
+	fmt.Fprintf(stdout, "  SDK:          workos.NewClient(%q, workos.WithBaseURL(%q), workos.WithClientID(%q))\n", cfg.APIKey, cfg.BaseURL, a.ClientID)
+	fmt.Fprintf(stdout, "\n  For the curl examples, in another shell:\n    export GATEHOUSE_URL=%s GATEHOUSE_API_KEY=%s\n", cfg.BaseURL, cfg.APIKey)
+	where := cfg.DataDir
+	if cfg.DatabaseURL != "" {
+		where = "the PostgreSQL database"
+	}
+	fmt.Fprintf(stdout, "\n  Stop with Ctrl-C; the demo's data stays in %s for the next start.\n\n", where)
 	return a.Run(ctx, srv, errc)
 }
 
