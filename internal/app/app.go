@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/api"
+	"github.com/gatehouse-dev/gatehouse/internal/auditlog"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/directory"
 	"github.com/gatehouse-dev/gatehouse/internal/directory/google"
@@ -48,6 +49,7 @@ type App struct {
 	Directories *directory.Service
 	SCIMLog     *scim.RequestLog
 	SSO         *sso.Service
+	AuditLogs   *auditlog.Service
 
 	handler http.Handler
 	routes  *api.RouteTable
@@ -132,6 +134,8 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 	(&directory.Handler{Svc: a.Directories, Google: gsync, FlushLog: a.SCIMLog.Flush}).Routes(r)
 	(&scim.Server{Svc: a.Directories, Log: a.SCIMLog, Logger: log}).Routes(r)
 	(&sso.Handler{Svc: a.SSO}).Routes(r)
+	a.AuditLogs = &auditlog.Service{Store: st, Sealer: a.Sealer, BaseURL: cfg.BaseURL, Log: log}
+	(&auditlog.Handler{Svc: a.AuditLogs}).Routes(r)
 
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -158,6 +162,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 		a.Directories.RunCommitter,
 		gsync.Run,
 		func(ctx context.Context) { a.SSO.RunWorkers(ctx, time.Minute) },
+		a.AuditLogs.Run,
 	)
 	return a, nil
 }

@@ -25,9 +25,12 @@ const (
 
 // FieldError names one invalid field, in WorkOS's `errors[{field, code}]` shape.
 type FieldError struct {
-	Field   string `json:"field"`
-	Code    string `json:"code"`
-	Message string `json:"message,omitempty"`
+	Field string `json:"field,omitempty"`
+	// InstancePath is a JSON pointer into the body, used instead of Field
+	// where WorkOS answers that way (audit log events: "/targets/0/type").
+	InstancePath string `json:"instancePath,omitempty"`
+	Code         string `json:"code,omitempty"`
+	Message      string `json:"message,omitempty"`
 }
 
 // Error is a typed, user-facing error. Message is safe to show to API callers.

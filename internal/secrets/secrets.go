@@ -6,7 +6,9 @@ package secrets
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -24,7 +26,8 @@ const version = "v1:"
 
 // Sealer seals and opens values under one master key.
 type Sealer struct {
-	aead cipher.AEAD
+	aead   cipher.AEAD
+	macKey []byte
 }
 
 // NewSealer returns a Sealer for a 32-byte key.
@@ -40,7 +43,20 @@ func NewSealer(key []byte) (*Sealer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Sealer{aead: aead}, nil
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte("gatehouse/mac-key/v1"))
+	return &Sealer{aead: aead, macKey: mac.Sum(nil)}, nil
+}
+
+// MAC authenticates msg for one use (label), under a key derived from the
+// master key, so links the server signs (for example audit log downloads)
+// cannot be forged and stay valid on every node.
+func (s *Sealer) MAC(label string, msg []byte) []byte {
+	m := hmac.New(sha256.New, s.macKey)
+	m.Write([]byte(label))
+	m.Write([]byte{0})
+	m.Write(msg)
+	return m.Sum(nil)
 }
 
 // Seal encrypts plaintext; label binds the result to its use (for example

@@ -95,3 +95,27 @@ func TestKeyFile(t *testing.T) {
 		t.Errorf("key file mode = %v, %v", fi.Mode(), err)
 	}
 }
+
+func TestMACDependsOnKeyLabelAndMessage(t *testing.T) {
+	k1, k2 := make([]byte, KeySize), make([]byte, KeySize)
+	k2[0] = 1
+	s1, _ := NewSealer(k1)
+	s2, _ := NewSealer(k2)
+	base := s1.MAC("download", []byte("x"))
+	for _, tc := range []struct {
+		name string
+		mac  []byte
+	}{
+		{"other key", s2.MAC("download", []byte("x"))},
+		{"other label", s1.MAC("upload", []byte("x"))},
+		{"other message", s1.MAC("download", []byte("y"))},
+		{"label and message run together", s1.MAC("downloadx", nil)},
+	} {
+		if string(tc.mac) == string(base) {
+			t.Errorf("%s: same MAC", tc.name)
+		}
+	}
+	if string(s1.MAC("download", []byte("x"))) != string(base) {
+		t.Error("MAC is not deterministic")
+	}
+}
