@@ -19,7 +19,7 @@ const (
 
 // renewalThresholds are the days before expiry at which a notice is sent;
 // an expired certificate gets a last notice (threshold 0).
-var renewalThresholds = []int{30, 14, 7, 1}
+var renewalThresholds = []int{30, 14, 7, 3, 1}
 
 type certEventConn struct {
 	ID             string `json:"id"`
@@ -61,7 +61,7 @@ func threshold(notAfter, now time.Time) (th, days int) {
 }
 
 // NotifyExpiringCertificates appends connection.saml_certificate_renewal_required
-// for IdP certificates 30, 14, 7 and 1 day(s) before they expire and once
+// for IdP certificates 30, 14, 7, 3 and 1 day(s) before they expire and once
 // expired; each notice is sent once, by one node.
 func (s *Service) NotifyExpiringCertificates(ctx context.Context) error {
 	now := s.now()

@@ -286,7 +286,11 @@ func (s *Service) serviceProvider(ctx context.Context, q store.Queries, c store.
 		SignRequests: c.SAML.SignRequests,
 		ReplayCache:  &replayCache{prefix: c.ID + ":"},
 	}
+	now := s.now()
 	for _, rec := range certs {
+		if !rec.Trusted(now) {
+			continue // its overlap ended; the sweep deletes it
+		}
 		x, err := ssosaml.ParseCertificatePEM(rec.PEM)
 		if err != nil {
 			return nil, fmt.Errorf("stored certificate %s: %w", rec.Fingerprint, err)
