@@ -36,6 +36,10 @@ type renewalRequired struct {
 	Connection      certEventConn `json:"connection"`
 	Certificate     certEventCert `json:"certificate"`
 	DaysUntilExpiry int           `json:"days_until_expiry"`
+	// Reason and Fingerprint (Gatehouse extensions) are set when the IdP
+	// signed with a certificate the connection does not have yet.
+	Reason      string `json:"reason,omitempty"`
+	Fingerprint string `json:"fingerprint,omitempty"`
 }
 
 type renewed struct {

@@ -72,8 +72,11 @@ type Service struct {
 	// CertificateOverlap is how long a certificate that left the IdP's
 	// metadata stays trusted (DefaultCertificateOverlap if zero).
 	CertificateOverlap time.Duration
-	Log                *slog.Logger
-	Now                func() time.Time
+	// Recheck limits metadata fetches caused by unknown certificates; nil
+	// turns them off.
+	Recheck *RecheckLimiter
+	Log     *slog.Logger
+	Now     func() time.Time
 }
 
 func (s *Service) now() time.Time {

@@ -176,6 +176,12 @@ type SSO interface {
 	// DeleteRetiredCertificates removes certificates whose RetireAt has
 	// passed and returns them.
 	DeleteRetiredCertificates(ctx context.Context, now time.Time) ([]Certificate, error)
+	// RecordUnknownCertificate notes that the IdP signed with a certificate
+	// the connection does not trust; first is true for the first sighting of
+	// that fingerprint on that connection (exactly one caller sees it), and
+	// recent counts the connection's unknown certificates first seen in the
+	// day before seen (this one included).
+	RecordUnknownCertificate(ctx context.Context, connectionID, fingerprint string, notAfter, seen time.Time) (first bool, recent int, err error)
 	// ListCertificates returns a connection's certificates, oldest first.
 	ListCertificates(ctx context.Context, connectionID string) ([]Certificate, error)
 	// CertificatesExpiringBefore returns every certificate whose NotAfter is

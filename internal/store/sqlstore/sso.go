@@ -211,6 +211,24 @@ func (q *queries) DeleteRetiredCertificates(ctx context.Context, now time.Time) 
 	return gone, nil
 }
 
+// RecordUnknownCertificate implements store.SSO.
+func (q *queries) RecordUnknownCertificate(ctx context.Context, connectionID, fingerprint string, notAfter, seen time.Time) (bool, int, error) {
+	res, err := q.w.ExecContext(ctx, `INSERT INTO sso_unknown_certificates (connection_id, fingerprint, not_after, first_seen_at)
+		VALUES ($1, $2, $3, $4) ON CONFLICT (connection_id, fingerprint) DO NOTHING`,
+		connectionID, fingerprint, store.Millis(notAfter), store.Millis(seen))
+	if err != nil {
+		return false, 0, q.mapErr(err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, 0, err
+	}
+	var recent int
+	err = q.w.QueryRowContext(ctx, `SELECT COUNT(*) FROM sso_unknown_certificates WHERE connection_id = $1 AND first_seen_at > $2`,
+		connectionID, store.Millis(seen.Add(-24*time.Hour))).Scan(&recent)
+	return n == 1, recent, err
+}
+
 // CertificatesExpiringBefore implements store.SSO.
 func (q *queries) CertificatesExpiringBefore(ctx context.Context, t time.Time) ([]store.Certificate, error) {
 	rows, err := q.r.QueryContext(ctx, `SELECT `+certCols+` FROM sso_certificates WHERE not_after < $1 ORDER BY not_after`, store.Millis(t))

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -51,5 +52,35 @@ func testCertificateRetirement(t *testing.T, s store.Store) {
 	}
 	if err := s.DeleteCertificate(ctx, conn.ID, "soon"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("retired certificate still there: %v", err)
+	}
+
+	// RecordUnknownCertificate: the first sighting wins once, even when racing.
+	firsts := make(chan bool, 4)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			first, _, err := s.RecordUnknownCertificate(ctx, conn.ID, "new", now.Add(time.Hour), now)
+			if err != nil {
+				t.Errorf("record unknown certificate: %v", err)
+			}
+			firsts <- first
+		})
+	}
+	wg.Wait()
+	close(firsts)
+	n := 0
+	for f := range firsts {
+		if f {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d first sightings, want 1", n)
+	}
+	if first, recent, _ := s.RecordUnknownCertificate(ctx, conn.ID, "other", now.Add(time.Hour), now); !first || recent != 2 {
+		t.Errorf("another fingerprint: first %v, recent %d; want a first sighting and 2 recent", first, recent)
+	}
+	if _, recent, _ := s.RecordUnknownCertificate(ctx, conn.ID, "much later", now.Add(time.Hour), now.Add(48*time.Hour)); recent != 1 {
+		t.Errorf("two days later %d recent, want 1", recent)
 	}
 }
