@@ -19,7 +19,7 @@ const (
 
 // renewalThresholds are the days before expiry at which a notice is sent;
 // an expired certificate gets a last notice (threshold 0).
-var renewalThresholds = []int{30, 14, 7, 1}
+var renewalThresholds = []int{30, 14, 7, 3, 1}
 
 type certEventConn struct {
 	ID             string `json:"id"`
@@ -36,6 +36,10 @@ type renewalRequired struct {
 	Connection      certEventConn `json:"connection"`
 	Certificate     certEventCert `json:"certificate"`
 	DaysUntilExpiry int           `json:"days_until_expiry"`
+	// Reason and Fingerprint (Gatehouse extensions) are set when the IdP
+	// signed with a certificate the connection does not have yet.
+	Reason      string `json:"reason,omitempty"`
+	Fingerprint string `json:"fingerprint,omitempty"`
 }
 
 type renewed struct {
@@ -61,7 +65,7 @@ func threshold(notAfter, now time.Time) (th, days int) {
 }
 
 // NotifyExpiringCertificates appends connection.saml_certificate_renewal_required
-// for IdP certificates 30, 14, 7 and 1 day(s) before they expire and once
+// for IdP certificates 30, 14, 7, 3 and 1 day(s) before they expire and once
 // expired; each notice is sent once, by one node.
 func (s *Service) NotifyExpiringCertificates(ctx context.Context) error {
 	now := s.now()

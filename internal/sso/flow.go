@@ -286,7 +286,11 @@ func (s *Service) serviceProvider(ctx context.Context, q store.Queries, c store.
 		SignRequests: c.SAML.SignRequests,
 		ReplayCache:  &replayCache{prefix: c.ID + ":"},
 	}
+	now := s.now()
 	for _, rec := range certs {
+		if !rec.Trusted(now) {
+			continue // its overlap ended; the sweep deletes it
+		}
 		x, err := ssosaml.ParseCertificatePEM(rec.PEM)
 		if err != nil {
 			return nil, fmt.Errorf("stored certificate %s: %w", rec.Fingerprint, err)
@@ -396,6 +400,17 @@ func (s *Service) ACS(ctx context.Context, connID, samlResponse, relayState, ip,
 		ids = []string{req.ID}
 	}
 	assertion, err := ssosaml.ValidateResponse(sp, raw, ids, conn.SAML.EncryptAssertions)
+	if f := asFailureOrNil(err); f != nil && f.Code == failure.CertificateUnknown {
+		// The IdP may have rolled its key: when its metadata now publishes
+		// the certificate, trust it and validate this very response again.
+		if fresh, ok := s.recoverUnknownCertificate(ctx, conn, raw, f); ok {
+			conn = fresh
+			if sp, err = s.serviceProvider(ctx, s.Store, conn, req != nil); err != nil {
+				return s.samlFail(ctx, conn, req, ip, ua, failure.New(failure.InternalError, err))
+			}
+			assertion, err = ssosaml.ValidateResponse(sp, raw, ids, conn.SAML.EncryptAssertions)
+		}
+	}
 	if err != nil {
 		return s.samlFail(ctx, conn, req, ip, ua, asFailure(err))
 	}
@@ -410,6 +425,13 @@ func (s *Service) ACS(ctx context.Context, connID, samlResponse, relayState, ip,
 		return s.samlFail(ctx, conn, req, ip, ua, failure.New(failure.InternalError, errors.New("assertion ID not recorded")))
 	}
 	return s.succeed(ctx, conn, req, prof, ip, ua, rc.keys)
+}
+
+func asFailureOrNil(err error) *failure.Error {
+	if err == nil {
+		return nil
+	}
+	return asFailure(err)
 }
 
 func asFailure(err error) *failure.Error {

@@ -99,6 +99,7 @@ type connJSON struct {
 		SPMetadataURL   string `json:"sp_metadata_url"`
 		IdPCertificates []struct {
 			Fingerprint string `json:"fingerprint"`
+			RetireAt    string `json:"retire_at"`
 		} `json:"idp_certificates"`
 	} `json:"saml"`
 }

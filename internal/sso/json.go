@@ -67,6 +67,9 @@ type CertJSON struct {
 	NotAfter    string `json:"not_after"`
 	Source      string `json:"source"`
 	CreatedAt   string `json:"created_at"`
+	// RetireAt is set on a certificate that left the IdP's metadata: it
+	// stops verifying then.
+	RetireAt *string `json:"retire_at,omitempty"`
 }
 
 // OIDCJSON shows an OIDC connection's settings; the secret is never shown.
@@ -88,8 +91,12 @@ func orDefault(s, def string) string {
 
 // CertToJSON renders a certificate.
 func CertToJSON(c store.Certificate) CertJSON {
-	return CertJSON{Object: "connection_certificate", Fingerprint: c.Fingerprint, NotBefore: api.Time(c.NotBefore),
+	j := CertJSON{Object: "connection_certificate", Fingerprint: c.Fingerprint, NotBefore: api.Time(c.NotBefore),
 		NotAfter: api.Time(c.NotAfter), Source: c.Source, CreatedAt: api.Time(c.CreatedAt)}
+	if !c.RetireAt.IsZero() {
+		j.RetireAt = api.TimePtr(c.RetireAt)
+	}
+	return j
 }
 
 // JSON renders a connection for the API.

@@ -394,7 +394,9 @@ func TestSignedRequestsAndEncryptedAssertions(t *testing.T) {
 }
 
 // TestMetadataRefresh: a connection configured by metadata URL picks up
-// the IdP's new signing certificate when the scheduled refresh runs.
+// the IdP's new signing certificate when the scheduled refresh runs, keeps
+// trusting the old one for the overlap (logins signed with either work),
+// and drops it when the overlap ends.
 func TestMetadataRefresh(t *testing.T) {
 	srv := apptest.Start(t, "sqlite", func(c *config.Config) {
 		c.RedirectURIs = []string{redirectURI}
@@ -423,12 +425,15 @@ func TestMetadataRefresh(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { srv.SSO.RunWorkers(ctx, 20*time.Millisecond); close(done) }()
-	defer func() { cancel(); <-done }()
+	defer cancel()
 	want := testidpFingerprint(rotated)
 	for i := 0; ; i++ {
 		var c connJSON
 		e.api("GET", "/connections/"+conn.ID, nil, 200, &c)
-		if len(c.SAML.IdPCertificates) == 1 && c.SAML.IdPCertificates[0].Fingerprint == want {
+		if len(c.SAML.IdPCertificates) == 2 && c.SAML.IdPCertificates[1].Fingerprint == want {
+			if c.SAML.IdPCertificates[0].RetireAt == "" || c.SAML.IdPCertificates[1].RetireAt != "" {
+				t.Fatalf("the old certificate should be retiring, the new one not: %+v", c.SAML.IdPCertificates)
+			}
 			break
 		}
 		if i > 200 {
@@ -440,8 +445,33 @@ func TestMetadataRefresh(t *testing.T) {
 	if q := callback(t, e.post(conn.SAML.ACSURL, url.Values{"SAMLResponse": {r}})); q.Get("code") == "" {
 		t.Fatalf("new key refused: %v", q)
 	}
+	// The IdP may still sign with the old key during the overlap.
 	old := must[string](t)(idp.Response(testidp.ResponseOptions{ServiceProvider: conn.SAML.SPEntityID, User: alice}))
+	if q := callback(t, e.post(conn.SAML.ACSURL, url.Values{"SAMLResponse": {old}})); q.Get("code") == "" {
+		t.Fatalf("old key refused during the overlap: %v", q)
+	}
+	if n := e.countEvents("connection.saml_certificate_renewed"); n != 1 {
+		t.Errorf("%d connection.saml_certificate_renewed events, want 1", n)
+	}
+	// When the overlap ends (a clock the test moves), the old one goes.
+	cancel()
+	<-done
+	later := *srv.SSO
+	later.Now = func() time.Time { return time.Now().Add(sso.DefaultCertificateOverlap + time.Minute) }
+	if err := later.RetireCertificates(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var c connJSON
+	e.api("GET", "/connections/"+conn.ID, nil, 200, &c)
+	if len(c.SAML.IdPCertificates) != 1 || c.SAML.IdPCertificates[0].Fingerprint != want {
+		t.Fatalf("after the overlap: %+v", c.SAML.IdPCertificates)
+	}
+	old = must[string](t)(idp.Response(testidp.ResponseOptions{ServiceProvider: conn.SAML.SPEntityID, User: alice}))
 	e.rejects(t, func() *http.Response { return e.post(conn.SAML.ACSURL, url.Values{"SAMLResponse": {old}}) }, "certificate_unknown")
+	r = must[string](t)(idp.Response(testidp.ResponseOptions{ServiceProvider: conn.SAML.SPEntityID, User: alice, SigningKey: rotated}))
+	if q := callback(t, e.post(conn.SAML.ACSURL, url.Values{"SAMLResponse": {r}})); q.Get("code") == "" {
+		t.Fatalf("new key refused after the overlap: %v", q)
+	}
 }
 
 func testidpFingerprint(kp *testidp.KeyPair) string {
@@ -450,7 +480,7 @@ func testidpFingerprint(kp *testidp.KeyPair) string {
 }
 
 // TestCertificateRenewalNotices: an IdP certificate close to expiry gets
-// connection.saml_certificate_renewal_required once per threshold (7 and 1
+// connection.saml_certificate_renewal_required once per threshold (7, 3 and 1
 // days, expired), and adding a certificate emits saml_certificate_renewed.
 func TestCertificateRenewalNotices(t *testing.T) {
 	for _, backend := range backends(t) {
@@ -482,9 +512,11 @@ func TestCertificateRenewalNotices(t *testing.T) {
 			}{
 				{0, 1},                          // 5 days left: the 7-day notice
 				{time.Hour, 1},                  // nothing new
-				{4*24*time.Hour + time.Hour, 2}, // under a day left: the 1-day notice
-				{6 * 24 * time.Hour, 3},         // expired
-				{7 * 24 * time.Hour, 3},         // once
+				{2*24*time.Hour + time.Hour, 2}, // under 3 days left: the 3-day notice
+				{2*24*time.Hour + 2*time.Hour, 2},
+				{4*24*time.Hour + time.Hour, 3}, // under a day left: the 1-day notice
+				{6 * 24 * time.Hour, 4},         // expired
+				{7 * 24 * time.Hour, 4},         // once
 			}
 			for _, s := range steps {
 				at(s.at)

@@ -69,8 +69,14 @@ type Service struct {
 	OIDC  *oidc.Client
 	// MetadataRefresh is how often IdP metadata URLs are fetched again.
 	MetadataRefresh time.Duration
-	Log             *slog.Logger
-	Now             func() time.Time
+	// CertificateOverlap is how long a certificate that left the IdP's
+	// metadata stays trusted (DefaultCertificateOverlap if zero).
+	CertificateOverlap time.Duration
+	// Recheck limits metadata fetches caused by unknown certificates; nil
+	// turns them off.
+	Recheck *RecheckLimiter
+	Log     *slog.Logger
+	Now     func() time.Time
 }
 
 func (s *Service) now() time.Time {
@@ -218,7 +224,7 @@ func (s *Service) Create(ctx context.Context, in ConnectionInput) (Connection, e
 		if err := q.CreateConnection(ctx, c); err != nil {
 			return fmt.Errorf("create connection: %w", err)
 		}
-		if err := s.writeCerts(ctx, q, c.ID, certs); err != nil {
+		if err := s.writeCerts(ctx, q, c, certs); err != nil {
 			return err
 		}
 		return s.settle(ctx, q, c.ID, "", &out)
@@ -266,7 +272,7 @@ func (s *Service) Update(ctx context.Context, connID string, in ConnectionInput)
 			return fmt.Errorf("update connection: %w", err)
 		}
 		if certs != nil {
-			if err := s.writeCerts(ctx, q, c.ID, certs); err != nil {
+			if err := s.writeCerts(ctx, q, c, certs); err != nil {
 				return err
 			}
 		}
@@ -282,22 +288,100 @@ type certChange struct {
 	certs   []store.Certificate
 }
 
-func (s *Service) writeCerts(ctx context.Context, q store.Queries, connID string, ch *certChange) error {
+// writeCerts applies a certificate change inside the change's transaction.
+// Manual certificates are replaced as given. Metadata certificates roll
+// over: a new one is trusted at once (with connection.saml_certificate_renewed
+// when it replaces others), and one that left the metadata keeps verifying
+// for CertificateOverlap, so an IdP that publishes its next certificate
+// before or after it starts signing with it never causes a failed login.
+func (s *Service) writeCerts(ctx context.Context, q store.Queries, conn store.Connection, ch *certChange) error {
 	if ch == nil {
 		return nil
 	}
+	now := s.now()
 	for _, src := range ch.sources {
-		if err := q.DeleteCertificatesBySource(ctx, connID, src); err != nil {
+		if src == CertMetadata {
+			continue
+		}
+		if err := q.DeleteCertificatesBySource(ctx, conn.ID, src); err != nil {
 			return fmt.Errorf("replace certificates: %w", err)
 		}
 	}
-	for _, cert := range ch.certs {
+	if !slices.Contains(ch.sources, CertMetadata) {
+		return s.putCerts(ctx, q, conn.ID, ch.certs)
+	}
+	existing, err := q.ListCertificates(ctx, conn.ID)
+	if err != nil {
+		return fmt.Errorf("list certificates: %w", err)
+	}
+	incoming := map[string]bool{}
+	for _, c := range ch.certs {
+		incoming[c.Fingerprint] = true
+	}
+	known := map[string]store.Certificate{}
+	hadMetadata := false
+	for _, c := range existing {
+		known[c.Fingerprint] = c
+		if c.Source != CertMetadata {
+			continue
+		}
+		hadMetadata = true
+		if !incoming[c.Fingerprint] && c.RetireAt.IsZero() {
+			c.RetireAt = now.Add(s.certificateOverlap())
+			if err := q.PutCertificate(ctx, c); err != nil {
+				return fmt.Errorf("retire certificate: %w", err)
+			}
+		}
+	}
+	for _, c := range ch.certs {
+		c.ConnectionID = conn.ID
+		old, seen := known[c.Fingerprint]
+		if seen && old.Source == CertManual && c.Source == CertMetadata {
+			continue // an admin's upload stays theirs to remove
+		}
+		if seen {
+			c.CreatedAt = old.CreatedAt
+		}
+		if err := q.PutCertificate(ctx, c); err != nil {
+			return fmt.Errorf("store certificate: %w", err)
+		}
+		if !seen && hadMetadata {
+			if err := renewedEvent(ctx, q, Connection{Connection: conn}, c, now); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Service) putCerts(ctx context.Context, q store.Queries, connID string, certs []store.Certificate) error {
+	for _, cert := range certs {
 		cert.ConnectionID = connID
 		if err := q.PutCertificate(ctx, cert); err != nil {
 			return fmt.Errorf("store certificate: %w", err)
 		}
 	}
 	return nil
+}
+
+// DefaultCertificateOverlap is how long a certificate that left the IdP's
+// metadata stays trusted when CertificateOverlap is not set.
+const DefaultCertificateOverlap = 7 * 24 * time.Hour
+
+func (s *Service) certificateOverlap() time.Duration {
+	if s.CertificateOverlap > 0 {
+		return s.CertificateOverlap
+	}
+	return DefaultCertificateOverlap
+}
+
+// RetireCertificates removes certificates whose overlap has ended.
+func (s *Service) RetireCertificates(ctx context.Context) error {
+	gone, err := s.Store.DeleteRetiredCertificates(ctx, s.now())
+	for _, c := range gone {
+		s.Log.Info("retired idp certificate", "connection_id", c.ConnectionID, "fingerprint", c.Fingerprint)
+	}
+	return err
 }
 
 // apply copies in onto c, fetching metadata and running discovery as
@@ -756,6 +840,9 @@ func (s *Service) RunWorkers(ctx context.Context, every time.Duration) {
 			if err := s.RefreshMetadata(ctx, c); err != nil {
 				s.Log.Warn("refresh idp metadata", "connection_id", c.ID, "err", err)
 			}
+		}
+		if err := s.RetireCertificates(ctx); err != nil && ctx.Err() == nil {
+			s.Log.Error("retire certificates", "err", err)
 		}
 		if err := s.NotifyExpiringCertificates(ctx); err != nil && ctx.Err() == nil {
 			s.Log.Error("certificate renewal notices", "err", err)

@@ -99,6 +99,14 @@ type Certificate struct {
 	// RenewalNotified is the smallest days-before-expiry threshold whose
 	// renewal notice was sent; -1 = none.
 	RenewalNotified int
+	// RetireAt is when a certificate that left the IdP's metadata stops
+	// being trusted; zero = not retiring.
+	RetireAt time.Time
+}
+
+// Trusted reports whether c still verifies signatures at now.
+func (c Certificate) Trusted(now time.Time) bool {
+	return c.RetireAt.IsZero() || now.Before(c.RetireAt)
 }
 
 // SSORequest is a login in flight between /sso/authorize and the IdP's
@@ -159,11 +167,21 @@ type SSO interface {
 	// on one node.
 	ClaimDueMetadataRefresh(ctx context.Context, now, next time.Time, limit int) ([]Connection, error)
 
-	// PutCertificate inserts or replaces a certificate.
+	// PutCertificate inserts or replaces a certificate (its RetireAt too;
+	// RenewalNotified is kept).
 	PutCertificate(ctx context.Context, c Certificate) error
 	DeleteCertificate(ctx context.Context, connectionID, fingerprint string) error
 	// DeleteCertificatesBySource removes a connection's certificates of one source.
 	DeleteCertificatesBySource(ctx context.Context, connectionID, source string) error
+	// DeleteRetiredCertificates removes certificates whose RetireAt has
+	// passed and returns them.
+	DeleteRetiredCertificates(ctx context.Context, now time.Time) ([]Certificate, error)
+	// RecordUnknownCertificate notes that the IdP signed with a certificate
+	// the connection does not trust; first is true for the first sighting of
+	// that fingerprint on that connection (exactly one caller sees it), and
+	// recent counts the connection's unknown certificates first seen in the
+	// day before seen (this one included).
+	RecordUnknownCertificate(ctx context.Context, connectionID, fingerprint string, notAfter, seen time.Time) (first bool, recent int, err error)
 	// ListCertificates returns a connection's certificates, oldest first.
 	ListCertificates(ctx context.Context, connectionID string) ([]Certificate, error)
 	// CertificatesExpiringBefore returns every certificate whose NotAfter is

@@ -503,3 +503,28 @@ func ParseKey(b []byte) (*rsa.PrivateKey, error) {
 	}
 	return rk, nil
 }
+
+// EmbeddedCertificates returns the X.509 certificates a response carries in
+// the KeyInfo of its signatures. They are never trusted: Gatehouse uses
+// them only to tell an admin which certificate the IdP now signs with, and
+// to recognise it when the IdP's metadata publishes it.
+func EmbeddedCertificates(raw []byte) []*x509.Certificate {
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(raw); err != nil {
+		return nil
+	}
+	var out []*x509.Certificate
+	seen := map[string]bool{}
+	for _, el := range doc.FindElements("//Signature/KeyInfo/X509Data/X509Certificate") {
+		x, err := ParseCertificateBase64(el.Text())
+		if err != nil || seen[Fingerprint(x)] {
+			continue
+		}
+		seen[Fingerprint(x)] = true
+		out = append(out, x)
+		if len(out) == 4 {
+			break
+		}
+	}
+	return out
+}

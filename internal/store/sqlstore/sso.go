@@ -140,11 +140,12 @@ func (q *queries) ClaimDueMetadataRefresh(ctx context.Context, now, next time.Ti
 
 // PutCertificate implements store.SSO.
 func (q *queries) PutCertificate(ctx context.Context, c store.Certificate) error {
-	return q.exec(ctx, false, `INSERT INTO sso_certificates (connection_id, fingerprint, pem, not_before, not_after, source, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)
+	return q.exec(ctx, false, `INSERT INTO sso_certificates (connection_id, fingerprint, pem, not_before, not_after, source, created_at, retire_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (connection_id, fingerprint) DO UPDATE SET pem = excluded.pem, not_before = excluded.not_before,
-		not_after = excluded.not_after, source = excluded.source`,
-		c.ConnectionID, c.Fingerprint, c.PEM, store.Millis(c.NotBefore), store.Millis(c.NotAfter), c.Source, store.Millis(c.CreatedAt))
+		not_after = excluded.not_after, source = excluded.source, retire_at = excluded.retire_at`,
+		c.ConnectionID, c.Fingerprint, c.PEM, store.Millis(c.NotBefore), store.Millis(c.NotAfter), c.Source, store.Millis(c.CreatedAt),
+		optMillis(c.RetireAt))
 }
 
 // DeleteCertificate implements store.SSO.
@@ -157,18 +158,19 @@ func (q *queries) DeleteCertificatesBySource(ctx context.Context, connectionID, 
 	return q.exec(ctx, false, `DELETE FROM sso_certificates WHERE connection_id = $1 AND source = $2`, connectionID, source)
 }
 
-const certCols = `connection_id, fingerprint, pem, not_before, not_after, source, created_at, renewal_notified`
+const certCols = `connection_id, fingerprint, pem, not_before, not_after, source, created_at, renewal_notified, retire_at`
 
 func scanCerts(rows *sql.Rows) ([]store.Certificate, error) {
 	defer rows.Close()
 	var out []store.Certificate
 	for rows.Next() {
 		var c store.Certificate
-		var nb, na, created int64
-		if err := rows.Scan(&c.ConnectionID, &c.Fingerprint, &c.PEM, &nb, &na, &c.Source, &created, &c.RenewalNotified); err != nil {
+		var nb, na, created, retire int64
+		if err := rows.Scan(&c.ConnectionID, &c.Fingerprint, &c.PEM, &nb, &na, &c.Source, &created, &c.RenewalNotified, &retire); err != nil {
 			return nil, err
 		}
 		c.NotBefore, c.NotAfter, c.CreatedAt = store.FromMillis(nb), store.FromMillis(na), store.FromMillis(created)
+		c.RetireAt = fromOptMillis(retire)
 		out = append(out, c)
 	}
 	return out, rows.Err()
@@ -181,6 +183,50 @@ func (q *queries) ListCertificates(ctx context.Context, connectionID string) ([]
 		return nil, err
 	}
 	return scanCerts(rows)
+}
+
+// DeleteRetiredCertificates implements store.SSO: the rows are read and
+// then deleted by their exact retire_at, so a certificate that came back
+// into the metadata meanwhile (retire_at reset) stays.
+func (q *queries) DeleteRetiredCertificates(ctx context.Context, now time.Time) ([]store.Certificate, error) {
+	rows, err := q.r.QueryContext(ctx, `SELECT `+certCols+` FROM sso_certificates WHERE retire_at > 0 AND retire_at <= $1`, store.Millis(now))
+	if err != nil {
+		return nil, err
+	}
+	due, err := scanCerts(rows)
+	if err != nil {
+		return nil, err
+	}
+	var gone []store.Certificate
+	for _, c := range due {
+		res, err := q.w.ExecContext(ctx, `DELETE FROM sso_certificates WHERE connection_id = $1 AND fingerprint = $2 AND retire_at = $3`,
+			c.ConnectionID, c.Fingerprint, store.Millis(c.RetireAt))
+		if err != nil {
+			return gone, err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			gone = append(gone, c)
+		}
+	}
+	return gone, nil
+}
+
+// RecordUnknownCertificate implements store.SSO.
+func (q *queries) RecordUnknownCertificate(ctx context.Context, connectionID, fingerprint string, notAfter, seen time.Time) (bool, int, error) {
+	res, err := q.w.ExecContext(ctx, `INSERT INTO sso_unknown_certificates (connection_id, fingerprint, not_after, first_seen_at)
+		VALUES ($1, $2, $3, $4) ON CONFLICT (connection_id, fingerprint) DO NOTHING`,
+		connectionID, fingerprint, store.Millis(notAfter), store.Millis(seen))
+	if err != nil {
+		return false, 0, q.mapErr(err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, 0, err
+	}
+	var recent int
+	err = q.w.QueryRowContext(ctx, `SELECT COUNT(*) FROM sso_unknown_certificates WHERE connection_id = $1 AND first_seen_at > $2`,
+		connectionID, store.Millis(seen.Add(-24*time.Hour))).Scan(&recent)
+	return n == 1, recent, err
 }
 
 // CertificatesExpiringBefore implements store.SSO.
