@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	sso6 "github.com/workos/workos-go/v6/pkg/sso"
 	"github.com/workos/workos-go/v7"
@@ -143,6 +144,7 @@ func testOIDCAttacks(t *testing.T, backend string) {
 		{"wrong issuer", testidp.Faults{Issuer: "https://evil.example"}, "issuer_mismatch"},
 		{"wrong audience", testidp.Faults{Audience: "someone-else"}, "audience_mismatch"},
 		{"expired", testidp.Faults{Expired: true}, "response_expired"},
+		{"issued in the future", testidp.Faults{Claims: map[string]any{"iat": time.Now().Add(10 * time.Minute).Unix()}}, "response_not_yet_valid"},
 		{"bad nonce", testidp.Faults{Nonce: "not-the-nonce"}, "nonce_mismatch"},
 		{"RFC 9207 iss mismatch", testidp.Faults{ResponseIss: "https://evil.example"}, "iss_parameter_mismatch"},
 		{"userinfo for another subject", testidp.Faults{UserinfoSubject: "mallory"}, "userinfo_subject_mismatch"},
@@ -191,6 +193,13 @@ func testOIDCAttacks(t *testing.T, backend string) {
 		e.rejects(t, func() *http.Response {
 			return e.get(conn.OIDC.RedirectURI + "?error=access_denied&state=" + state + "&iss=" + url.QueryEscape(op.Issuer()))
 		}, "idp_error_status")
+	})
+	t.Run("issued within the allowed clock skew", func(t *testing.T) {
+		op.SetFaults(testidp.Faults{Claims: map[string]any{"iat": time.Now().Add(30 * time.Second).Unix()}})
+		defer op.SetFaults(testidp.Faults{})
+		if q := callback(t, login()); q.Get("code") == "" {
+			t.Fatalf("callback %v", q)
+		}
 	})
 	t.Run("still works", func(t *testing.T) {
 		if q := callback(t, login()); q.Get("code") == "" || !strings.HasPrefix(q.Get("state"), "s") {

@@ -132,7 +132,7 @@ var Catalogue = map[Code]Reason{
 		"The response or token is past its validity window.",
 		"Check that the clocks of the identity provider and Gatehouse are correct, then sign in again."},
 	ResponseNotYetValid: {"The response is not valid yet",
-		"The response's NotBefore is in the future.",
+		"The SAML response's NotBefore, or the OIDC ID token's iat or nbf, is in the future (beyond the allowed clock skew of 60 seconds).",
 		"Check that the clocks of the identity provider and Gatehouse are synchronised (NTP)."},
 	InResponseTo: {"The response answers another request",
 		"The response's InResponseTo does not match the sign-in request Gatehouse sent.",

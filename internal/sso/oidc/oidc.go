@@ -2,9 +2,9 @@
 // github.com/coreos/go-oidc/v3 and golang.org/x/oauth2: discovery, the
 // authorization code flow with PKCE (S256), state and nonce checked by us
 // (go-oidc does not check the nonce), ID token iss/aud/exp/alg checks with
-// an explicit allow-list of asymmetric algorithms, the RFC 9207 iss
-// parameter, and userinfo merged into the claims. Failures are
-// *failure.Error with typed codes.
+// an explicit allow-list of asymmetric algorithms, iat not in the future,
+// the RFC 9207 iss parameter, and userinfo merged into the claims. Failures
+// are *failure.Error with typed codes.
 package oidc
 
 import (
@@ -32,6 +32,11 @@ var signingAlgs = []string{
 	gooidc.ES256, gooidc.ES384, gooidc.ES512,
 	gooidc.PS256, gooidc.PS384, gooidc.PS512, gooidc.EdDSA,
 }
+
+// ClockSkew is how far ahead of our clock an ID token's iat may be, as
+// SAML's NotBefore (saml.MaxClockSkew): more means the provider's clock is
+// wrong or the token was minted for later use, so it is refused.
+const ClockSkew = 60 * time.Second
 
 // discoveryTTL is how long a provider's discovery document is reused.
 const discoveryTTL = 10 * time.Minute
@@ -191,6 +196,11 @@ func (c *Client) Callback(ctx context.Context, cfg Config, q url.Values, nonce, 
 	idt, err := v.Verify(gooidc.ClientContext(ctx, c.HTTP), raw)
 	if err != nil {
 		return nil, classifyVerify(err)
+	}
+	// go-oidc checks exp and nbf but not iat.
+	if idt.IssuedAt.After(time.Now().Add(ClockSkew)) {
+		return nil, failure.Newf(failure.ResponseNotYetValid, "the ID token was issued at %s, more than %s in the future",
+			idt.IssuedAt.UTC().Format(time.RFC3339), ClockSkew)
 	}
 	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 || nonce == "" {
 		return nil, failure.Newf(failure.NonceMismatch, "")
