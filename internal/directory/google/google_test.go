@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,6 +37,12 @@ type fakeGoogle struct {
 	members   map[string][]map[string]any
 	forbidden bool
 	subjects  []string
+	// refuse, when set, answers every token (path "/token") or API call
+	// (any other path) with this status and body.
+	refuse struct {
+		path, body string
+		status     int
+	}
 }
 
 const pageSize = 2
@@ -44,6 +51,11 @@ func (f *fakeGoogle) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
+	if f.refuse.status != 0 && (r.URL.Path == "/token") == (f.refuse.path == "/token") {
+		w.WriteHeader(f.refuse.status)
+		io.WriteString(w, f.refuse.body)
+		return
+	}
 	if r.URL.Path == "/token" {
 		r.ParseForm()
 		// The assertion is a JWT whose claims name the admin (sub).
@@ -319,6 +331,113 @@ func TestScheduledPullClaimedOnce(t *testing.T) {
 			}
 			if total != 1 {
 				t.Fatalf("claimed %d times, want 1", total)
+			}
+		})
+	}
+}
+
+// TestTokenURIGuarded: with private targets refused, a service-account key
+// whose token_uri names a loopback address is refused without a call to it.
+func TestTokenURIGuarded(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			var hits atomic.Int32
+			inside := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				hits.Add(1)
+				io.WriteString(w, `{"access_token":"internal-secret","token_type":"Bearer","expires_in":3600}`)
+			}))
+			defer inside.Close()
+			srv := apptest.Start(t, b.Name, func(c *config.Config) {
+				c.AllowPrivateTargets = false
+				c.GoogleAPIBaseURL = inside.URL
+				c.DirectorySyncInterval = time.Hour
+			})
+			var org struct{ ID string }
+			call(t, srv, "POST", "/organizations", map[string]any{"name": "Acme"}, 201, &org)
+			var dir struct{ ID string }
+			call(t, srv, "POST", "/directories", map[string]any{"organization_id": org.ID, "type": "gsuite directory",
+				"google": map[string]any{"credentials_json": serviceAccountKey(t, inside.URL+"/token"), "admin_email": "admin@acme.test"}}, 201, &dir)
+			var e struct{ Code, Message string }
+			call(t, srv, "POST", "/directories/"+dir.ID+"/sync", nil, 400, &e)
+			if e.Code != "forbidden_target" || !strings.Contains(e.Message, "token_uri") {
+				t.Errorf("sync answer: %+v", e)
+			}
+			if n := hits.Load(); n != 0 {
+				t.Fatalf("the loopback token_uri was called %d times", n)
+			}
+			var got struct {
+				State  string
+				Google struct {
+					LastSyncError *string `json:"last_sync_error"`
+				}
+			}
+			call(t, srv, "GET", "/directories/"+dir.ID, nil, 200, &got)
+			if got.State != "invalid_credentials" || got.Google.LastSyncError == nil || !strings.Contains(*got.Google.LastSyncError, "token_uri") {
+				t.Fatalf("directory: %+v", got)
+			}
+		})
+	}
+}
+
+// TestRefusalBodyNotEchoed: what Google (or whoever the key file names)
+// answers in a refusal's body never reaches the API answer or the
+// directory's last_sync_error; the status and a known OAuth code do.
+func TestRefusalBodyNotEchoed(t *testing.T) {
+	const secret = "sk_live_LEAKED_51HxYz"
+	cases := []struct {
+		name, path   string
+		status       int
+		body         string
+		wantStatus   int
+		wantCode     string
+		wantInAnswer string
+	}{
+		{name: "token refused with a known code", path: "/token", status: 400,
+			body:       `{"error":"invalid_grant","error_description":"` + secret + `"}`,
+			wantStatus: 400, wantCode: "invalid_credentials", wantInAnswer: "HTTP 400, invalid_grant"},
+		{name: "token refused with an unknown code", path: "/token", status: 401,
+			body:       `{"error":"` + secret + `"}`,
+			wantStatus: 400, wantCode: "invalid_credentials", wantInAnswer: "HTTP 401"},
+		{name: "API forbidden", path: "/admin", status: 403,
+			body:       `{"error":{"code":403,"message":"` + secret + `"}}`,
+			wantStatus: 400, wantCode: "invalid_credentials", wantInAnswer: "HTTP 403 to list users"},
+		{name: "API failing", path: "/admin", status: 500,
+			body:       `<html>` + secret + `</html>`,
+			wantStatus: 503, wantCode: "google_unavailable", wantInAnswer: "list users: HTTP 500"},
+	}
+	for _, b := range storetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			fake := &fakeGoogle{members: map[string][]map[string]any{}}
+			gs := httptest.NewServer(fake)
+			defer gs.Close()
+			srv := apptest.Start(t, b.Name, func(c *config.Config) { c.GoogleAPIBaseURL = gs.URL; c.DirectorySyncInterval = time.Hour })
+			var org struct{ ID string }
+			call(t, srv, "POST", "/organizations", map[string]any{"name": "Acme"}, 201, &org)
+			var dir struct{ ID string }
+			call(t, srv, "POST", "/directories", map[string]any{"organization_id": org.ID, "type": "gsuite directory",
+				"google": map[string]any{"credentials_json": serviceAccountKey(t, gs.URL+"/token"), "admin_email": "admin@acme.test"}}, 201, &dir)
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					fake.mu.Lock()
+					fake.refuse.path, fake.refuse.status, fake.refuse.body = c.path, c.status, c.body
+					fake.mu.Unlock()
+					res := srv.Do(t, "POST", "/directories/"+dir.ID+"/sync", nil)
+					body, _ := io.ReadAll(res.Body)
+					res.Body.Close()
+					var e struct{ Code, Message string }
+					json.Unmarshal(body, &e)
+					if res.StatusCode != c.wantStatus || e.Code != c.wantCode || !strings.Contains(e.Message, c.wantInAnswer) {
+						t.Errorf("answer %d %s, want %d %s with %q", res.StatusCode, body, c.wantStatus, c.wantCode, c.wantInAnswer)
+					}
+					res = srv.Do(t, "GET", "/directories/"+dir.ID, nil)
+					shown, _ := io.ReadAll(res.Body)
+					res.Body.Close()
+					for what, b := range map[string][]byte{"sync answer": body, "directory": shown} {
+						if bytes.Contains(b, []byte("LEAKED")) {
+							t.Errorf("%s echoes the refusal's body: %s", what, b)
+						}
+					}
+				})
 			}
 		})
 	}
