@@ -207,3 +207,29 @@ func testOIDCAttacks(t *testing.T, backend string) {
 		}
 	})
 }
+
+// TestDiscoveryErrorBodyNotEchoed: a failed OIDC discovery shows the
+// provider's HTTP status on the connection, never the body of its answer.
+func TestDiscoveryErrorBodyNotEchoed(t *testing.T) {
+	for _, backend := range backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, backend)
+			hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(http.StatusInternalServerError)
+				w.Write([]byte(`{"internal":"sk_live_LEAKED_51HxYz"}`))
+			}))
+			defer hs.Close()
+			var c struct {
+				State string
+				OIDC  struct {
+					DiscoveryError string `json:"discovery_error"`
+				}
+			}
+			e.api("POST", "/connections", map[string]any{"organization_id": e.orgID, "connection_type": "GenericOIDC",
+				"oidc": map[string]any{"issuer": hs.URL, "client_id": oidcClientID, "client_secret": oidcSecret}}, 201, &c)
+			if c.State != "draft" || !strings.Contains(c.OIDC.DiscoveryError, "500") || strings.Contains(c.OIDC.DiscoveryError, "LEAKED") {
+				t.Fatalf("connection: %+v", c)
+			}
+		})
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -89,11 +90,7 @@ func (c *Client) Discover(ctx context.Context, issuer string) (*Provider, error)
 	pctx := gooidc.ClientContext(context.WithoutCancel(ctx), c.HTTP)
 	gp, err := gooidc.NewProvider(pctx, issuer)
 	if err != nil {
-		code := failure.IdPUnreachable
-		if strings.Contains(err.Error(), "issuer did not match") {
-			code = failure.IssuerMismatch
-		}
-		return nil, &failure.Error{Code: code, Detail: "OIDC discovery failed", Err: err}
+		return nil, discoveryFailure(err)
 	}
 	var extra struct {
 		IssParam bool `json:"authorization_response_iss_parameter_supported"`
@@ -240,6 +237,30 @@ func (c *Client) Callback(ctx context.Context, cfg Config, q url.Values, nonce, 
 		}
 	}
 	return &Identity{Subject: idt.Subject, Claims: claims}, nil
+}
+
+// statusPrefix matches go-oidc's discovery error for a non-200 answer,
+// "<status>: <body>".
+var statusPrefix = regexp.MustCompile(`^([1-5][0-9]{2}(?: [A-Za-z ]+)?): `)
+
+// discoveryFailure types a failed discovery. Its detail, shown on the
+// connection, never carries the provider's answer body (go-oidc puts it in
+// its error): only the HTTP status, or our own transport error.
+func discoveryFailure(err error) *failure.Error {
+	msg := err.Error()
+	var ue *url.Error
+	switch m := statusPrefix.FindStringSubmatch(msg); {
+	case strings.Contains(msg, "issuer did not match"):
+		return &failure.Error{Code: failure.IssuerMismatch, Err: errors.New("the discovery document names another issuer"),
+			Detail: "OIDC discovery failed: the discovery document names another issuer than the connection's"}
+	case errors.As(err, &ue):
+		return &failure.Error{Code: failure.IdPUnreachable, Detail: "OIDC discovery failed: " + ue.Err.Error(), Err: err}
+	case m != nil:
+		return &failure.Error{Code: failure.IdPUnreachable, Detail: "OIDC discovery failed: the provider answered HTTP " + m[1],
+			Err: errors.New("discovery answered " + m[1])}
+	}
+	return &failure.Error{Code: failure.IdPUnreachable, Detail: "OIDC discovery failed: the discovery document could not be read",
+		Err: errors.New("unreadable discovery document")}
 }
 
 // classifyVerify maps a go-oidc verification error to a typed failure.
