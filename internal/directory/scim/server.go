@@ -506,6 +506,9 @@ func membersOf(v any) ([]string, error) {
 		if !ok || s == "" {
 			return nil, badRequest(TypeInvalidValue, "A member's value must be a non-empty string.")
 		}
+		if k, ok := lookup(o, "type"); ok && !strings.EqualFold(fmt.Sprint(o[k]), "User") {
+			return nil, badRequest(TypeInvalidValue, "Nested groups are not supported: member %q has type %v; a member must be a user (type \"User\").", s, o[k])
+		}
 		ids = append(ids, s)
 	}
 	return ids, nil
