@@ -95,3 +95,11 @@ func TestKeyFile(t *testing.T) {
 		t.Errorf("key file mode = %v, %v", fi.Mode(), err)
 	}
 }
+
+func TestToken(t *testing.T) {
+	a, b := Token(32), Token(32)
+	raw, err := base64.RawURLEncoding.DecodeString(a)
+	if err != nil || len(raw) != 32 || a == b {
+		t.Fatalf("Token(32) = %q, %q (%v)", a, b, err)
+	}
+}
