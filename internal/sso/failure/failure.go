@@ -1,7 +1,7 @@
 // Package failure is the catalogue of reasons an SSO login can fail: a
 // stable code recorded on authentication.sso_failed events (error.code),
-// with a plain-language explanation and the fix, which the Admin Portal
-// shows in its diagnostics. The SAML and OIDC packages return *Error so
+// with a plain-language explanation and the fix, which the sign-in error
+// page and the event show. The SAML and OIDC packages return *Error so
 // that every rejection carries one of these codes.
 package failure
 
@@ -53,7 +53,7 @@ const (
 	UserinfoMismatch    Code = "userinfo_subject_mismatch"
 )
 
-// Reason is what the portal shows for a code.
+// Reason is what an admin is shown for a code.
 type Reason struct {
 	Title       string // one line, shown first
 	Explanation string // what happened, in plain language
