@@ -127,27 +127,19 @@ func serviceAccountKey(t *testing.T, tokenURL string) string {
 	return string(b)
 }
 
-func call(t *testing.T, srv *apptest.Server, method, path string, body any, want int, out any) {
-	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	res := srv.Do(t, method, path, rd)
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	if res.StatusCode != want {
-		t.Fatalf("%s %s: %d, want %d: %s", method, path, res.StatusCode, want, b)
-	}
-	if out != nil {
-		json.Unmarshal(b, out)
-	}
+// syncResult is the answer of POST /directories/{id}/sync.
+type syncResult struct {
+	UsersCreated  int `json:"users_created"`
+	UsersUpdated  int `json:"users_updated"`
+	UsersDeleted  int `json:"users_deleted"`
+	GroupsCreated int `json:"groups_created"`
+	GroupsUpdated int `json:"groups_updated"`
+	GroupsDeleted int `json:"groups_deleted"`
 }
 
 func eventCount(t *testing.T, srv *apptest.Server, name string) int {
 	var page struct{ Data []any }
-	call(t, srv, "GET", "/events?limit=100&events="+name, nil, 200, &page)
+	srv.JSON(t, "GET", "/events?limit=100&events="+name, nil, 200, &page)
 	return len(page.Data)
 }
 
@@ -176,20 +168,20 @@ func TestGoogleWorkspacePull(t *testing.T) {
 			srv := apptest.Start(t, b.Name, func(c *config.Config) { c.GoogleAPIBaseURL = gs.URL; c.DirectorySyncInterval = time.Hour })
 
 			var org struct{ ID string }
-			call(t, srv, "POST", "/organizations", map[string]any{"name": "Acme"}, 201, &org)
+			srv.JSON(t, "POST", "/organizations", map[string]any{"name": "Acme"}, 201, &org)
 			var dir struct {
 				ID     string
 				Google map[string]any
 			}
-			call(t, srv, "POST", "/directories", map[string]any{"organization_id": org.ID, "type": "gsuite directory",
+			srv.JSON(t, "POST", "/directories", map[string]any{"organization_id": org.ID, "type": "gsuite directory",
 				"google": map[string]any{"credentials_json": serviceAccountKey(t, gs.URL+"/token"), "admin_email": "admin@acme.test"}}, 201, &dir)
 			if dir.Google["admin_email"] != "admin@acme.test" || strings.Contains(fmt.Sprint(dir), "PRIVATE") {
 				t.Fatalf("directory: %+v", dir)
 			}
 
-			var res map[string]float64
-			call(t, srv, "POST", "/directories/"+dir.ID+"/sync", nil, 200, &res)
-			if res["users_created"] != 5 || res["groups_created"] != 3 {
+			var res syncResult
+			srv.JSON(t, "POST", "/directories/"+dir.ID+"/sync", nil, 200, &res)
+			if res.UsersCreated != 5 || res.GroupsCreated != 3 {
 				t.Fatalf("first pull: %v", res)
 			}
 			if fake.subjects[0] != "admin@acme.test" {
@@ -202,7 +194,7 @@ func TestGoogleWorkspacePull(t *testing.T) {
 				t.Fatalf("lease = %v, %v", ok, err)
 			}
 			var busy struct{ Code string }
-			call(t, srv, "POST", "/directories/"+dir.ID+"/sync", nil, 409, &busy)
+			srv.JSON(t, "POST", "/directories/"+dir.ID+"/sync", nil, 409, &busy)
 			if busy.Code != "sync_in_progress" {
 				t.Errorf("overlapping pull: code %q", busy.Code)
 			}
@@ -246,8 +238,8 @@ func TestGoogleWorkspacePull(t *testing.T) {
 			for i := range fake.users {
 				fake.users[i]["etag"] = "\"changed\""
 			}
-			call(t, srv, "POST", "/directories/"+dir.ID+"/sync", nil, 200, &res)
-			if res["users_updated"] != 0 || res["groups_updated"] != 0 || eventCount(t, srv, "dsync.user.updated")+eventCount(t, srv, "dsync.group.updated") != before {
+			srv.JSON(t, "POST", "/directories/"+dir.ID+"/sync", nil, 200, &res)
+			if res.UsersUpdated != 0 || res.GroupsUpdated != 0 || eventCount(t, srv, "dsync.user.updated")+eventCount(t, srv, "dsync.group.updated") != before {
 				t.Fatalf("idempotent pull changed things: %v", res)
 			}
 
@@ -259,8 +251,8 @@ func TestGoogleWorkspacePull(t *testing.T) {
 			fake.members["grp-plat"] = []map[string]any{{"id": "g2", "type": "USER"}}
 			fake.groups = fake.groups[:2]
 			fake.mu.Unlock()
-			call(t, srv, "POST", "/directories/"+dir.ID+"/sync", nil, 200, &res)
-			if res["users_updated"] != 2 || res["users_deleted"] != 1 || res["groups_deleted"] != 1 {
+			srv.JSON(t, "POST", "/directories/"+dir.ID+"/sync", nil, 200, &res)
+			if res.UsersUpdated != 2 || res.UsersDeleted != 1 || res.GroupsDeleted != 1 {
 				t.Fatalf("change pull: %v", res)
 			}
 			if eventCount(t, srv, "dsync.user.deleted") != 1 || eventCount(t, srv, "dsync.group.deleted") != 1 {
@@ -278,7 +270,7 @@ func TestGoogleWorkspacePull(t *testing.T) {
 			fake.forbidden = true
 			fake.mu.Unlock()
 			var e struct{ Code, Message string }
-			call(t, srv, "POST", "/directories/"+dir.ID+"/sync", nil, 400, &e)
+			srv.JSON(t, "POST", "/directories/"+dir.ID+"/sync", nil, 400, &e)
 			if e.Code != "invalid_credentials" || !strings.Contains(e.Message, "domain-wide delegation") {
 				t.Fatalf("403 pull: %+v", e)
 			}
@@ -288,7 +280,7 @@ func TestGoogleWorkspacePull(t *testing.T) {
 					LastSyncError *string `json:"last_sync_error"`
 				}
 			}
-			call(t, srv, "GET", "/directories/"+dir.ID, nil, 200, &got)
+			srv.JSON(t, "GET", "/directories/"+dir.ID, nil, 200, &got)
 			if got.State != "invalid_credentials" || got.Google.LastSyncError == nil {
 				t.Fatalf("directory after 403: %+v", got)
 			}
@@ -353,12 +345,12 @@ func TestTokenURIGuarded(t *testing.T) {
 				c.DirectorySyncInterval = time.Hour
 			})
 			var org struct{ ID string }
-			call(t, srv, "POST", "/organizations", map[string]any{"name": "Acme"}, 201, &org)
+			srv.JSON(t, "POST", "/organizations", map[string]any{"name": "Acme"}, 201, &org)
 			var dir struct{ ID string }
-			call(t, srv, "POST", "/directories", map[string]any{"organization_id": org.ID, "type": "gsuite directory",
+			srv.JSON(t, "POST", "/directories", map[string]any{"organization_id": org.ID, "type": "gsuite directory",
 				"google": map[string]any{"credentials_json": serviceAccountKey(t, inside.URL+"/token"), "admin_email": "admin@acme.test"}}, 201, &dir)
 			var e struct{ Code, Message string }
-			call(t, srv, "POST", "/directories/"+dir.ID+"/sync", nil, 400, &e)
+			srv.JSON(t, "POST", "/directories/"+dir.ID+"/sync", nil, 400, &e)
 			if e.Code != "forbidden_target" || !strings.Contains(e.Message, "token_uri") {
 				t.Errorf("sync answer: %+v", e)
 			}
@@ -371,7 +363,7 @@ func TestTokenURIGuarded(t *testing.T) {
 					LastSyncError *string `json:"last_sync_error"`
 				}
 			}
-			call(t, srv, "GET", "/directories/"+dir.ID, nil, 200, &got)
+			srv.JSON(t, "GET", "/directories/"+dir.ID, nil, 200, &got)
 			if got.State != "invalid_credentials" || got.Google.LastSyncError == nil || !strings.Contains(*got.Google.LastSyncError, "token_uri") {
 				t.Fatalf("directory: %+v", got)
 			}
@@ -412,9 +404,9 @@ func TestRefusalBodyNotEchoed(t *testing.T) {
 			defer gs.Close()
 			srv := apptest.Start(t, b.Name, func(c *config.Config) { c.GoogleAPIBaseURL = gs.URL; c.DirectorySyncInterval = time.Hour })
 			var org struct{ ID string }
-			call(t, srv, "POST", "/organizations", map[string]any{"name": "Acme"}, 201, &org)
+			srv.JSON(t, "POST", "/organizations", map[string]any{"name": "Acme"}, 201, &org)
 			var dir struct{ ID string }
-			call(t, srv, "POST", "/directories", map[string]any{"organization_id": org.ID, "type": "gsuite directory",
+			srv.JSON(t, "POST", "/directories", map[string]any{"organization_id": org.ID, "type": "gsuite directory",
 				"google": map[string]any{"credentials_json": serviceAccountKey(t, gs.URL+"/token"), "admin_email": "admin@acme.test"}}, 201, &dir)
 			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {
