@@ -22,6 +22,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/app/apptest"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
+	"github.com/gatehouse-dev/gatehouse/internal/directory/google"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/store/storetest"
 	workos "github.com/workos/workos-go/v7"
@@ -127,14 +128,19 @@ func serviceAccountKey(t *testing.T, tokenURL string) string {
 	return string(b)
 }
 
-// syncResult is the answer of POST /directories/{id}/sync.
-type syncResult struct {
-	UsersCreated  int `json:"users_created"`
-	UsersUpdated  int `json:"users_updated"`
-	UsersDeleted  int `json:"users_deleted"`
-	GroupsCreated int `json:"groups_created"`
-	GroupsUpdated int `json:"groups_updated"`
-	GroupsDeleted int `json:"groups_deleted"`
+// directoryState is what a test reads back of a Google directory.
+type directoryState struct {
+	State  string
+	Google struct {
+		LastSyncError *string `json:"last_sync_error"`
+	}
+}
+
+func getDirectory(t *testing.T, srv *apptest.Server, id string) directoryState {
+	t.Helper()
+	var d directoryState
+	srv.JSON(t, "GET", "/directories/"+id, nil, 200, &d)
+	return d
 }
 
 func eventCount(t *testing.T, srv *apptest.Server, name string) int {
@@ -179,7 +185,7 @@ func TestGoogleWorkspacePull(t *testing.T) {
 				t.Fatalf("directory: %+v", dir)
 			}
 
-			var res syncResult
+			var res google.Result
 			srv.JSON(t, "POST", "/directories/"+dir.ID+"/sync", nil, 200, &res)
 			if res.UsersCreated != 5 || res.GroupsCreated != 3 {
 				t.Fatalf("first pull: %v", res)
@@ -274,13 +280,7 @@ func TestGoogleWorkspacePull(t *testing.T) {
 			if e.Code != "invalid_credentials" || !strings.Contains(e.Message, "domain-wide delegation") {
 				t.Fatalf("403 pull: %+v", e)
 			}
-			var got struct {
-				State  string
-				Google struct {
-					LastSyncError *string `json:"last_sync_error"`
-				}
-			}
-			srv.JSON(t, "GET", "/directories/"+dir.ID, nil, 200, &got)
+			got := getDirectory(t, srv, dir.ID)
 			if got.State != "invalid_credentials" || got.Google.LastSyncError == nil {
 				t.Fatalf("directory after 403: %+v", got)
 			}
@@ -357,13 +357,7 @@ func TestTokenURIGuarded(t *testing.T) {
 			if n := hits.Load(); n != 0 {
 				t.Fatalf("the loopback token_uri was called %d times", n)
 			}
-			var got struct {
-				State  string
-				Google struct {
-					LastSyncError *string `json:"last_sync_error"`
-				}
-			}
-			srv.JSON(t, "GET", "/directories/"+dir.ID, nil, 200, &got)
+			got := getDirectory(t, srv, dir.ID)
 			if got.State != "invalid_credentials" || got.Google.LastSyncError == nil || !strings.Contains(*got.Google.LastSyncError, "token_uri") {
 				t.Fatalf("directory: %+v", got)
 			}
