@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -340,9 +339,7 @@ func (d *demoApp) home(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *demoApp) login(w http.ResponseWriter, r *http.Request) {
-	b := make([]byte, 16)
-	rand.Read(b)
-	state := base64.RawURLEncoding.EncodeToString(b)
+	state := rand.Text()
 	http.SetCookie(w, &http.Cookie{Name: demoStateCookie, Value: state, Path: "/demo/", HttpOnly: true, SameSite: http.SameSiteLaxMode, MaxAge: 600})
 	org := d.orgID
 	if r.URL.Query().Get("via") == "oidc" {

@@ -3,8 +3,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"flag"
 	"fmt"
 	"io"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/app"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
+	"github.com/gatehouse-dev/gatehouse/internal/secrets"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -145,9 +144,7 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // NewAPIKey returns a new random API key, "sk_" + 32 random bytes.
 func NewAPIKey() string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return "sk_" + base64.RawURLEncoding.EncodeToString(b)
+	return "sk_" + secrets.Token(32)
 }
 
 func createKey(ctx context.Context, args []string, stdout, stderr io.Writer) error {

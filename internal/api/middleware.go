@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -132,7 +133,7 @@ func Observe(log *slog.Logger, m *Metrics, next http.Handler) http.Handler {
 }
 
 // HashKey returns the SHA-256 of a secret, the only form in which API keys,
-// SCIM tokens and portal tokens are stored.
+// SCIM tokens and SSO codes and access tokens are stored.
 func HashKey(secret string) []byte {
 	h := sha256.Sum256([]byte(secret))
 	return h[:]
@@ -148,7 +149,7 @@ func Authenticate(keys store.APIKeys, next http.Handler) http.Handler {
 		}
 		k, err := keys.APIKeyByHash(r.Context(), HashKey(tok))
 		if err != nil {
-			if err == store.ErrNotFound {
+			if errors.Is(err, store.ErrNotFound) {
 				WriteError(w, r, errs.Unauthorized("Unauthorized: the API key is not valid."))
 				return
 			}

@@ -10,7 +10,7 @@ import (
 
 // Router registers routes on a ServeMux: management routes behind API-key
 // auth and idempotency, public routes (SSO browser flow, SCIM with its own
-// tokens, the portal) as they are. It remembers every pattern so tests can
+// tokens) as they are. It remembers every pattern so tests can
 // walk the whole surface.
 type Router struct {
 	Mux   *http.ServeMux

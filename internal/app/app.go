@@ -130,7 +130,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 	a.Directories = &directory.Service{Store: st, Sealer: a.Sealer, BaseURL: cfg.BaseURL, Log: log}
 	a.Orgs.OnDelete = append(a.Orgs.OnDelete, a.SSO.DeleteForOrganization, a.Directories.DeleteForOrganization)
 	a.SCIMLog = &scim.RequestLog{Store: st, Log: log}
-	gsync := &google.Syncer{Svc: a.Directories, BaseURL: cfg.GoogleAPIBaseURL, Log: log, Interval: cfg.DirectorySyncInterval}
+	gsync := &google.Syncer{Svc: a.Directories, BaseURL: cfg.GoogleAPIBaseURL, Guard: guard, Log: log, Interval: cfg.DirectorySyncInterval}
 	(&directory.Handler{Svc: a.Directories, Google: gsync, FlushLog: a.SCIMLog.Flush}).Routes(r)
 	(&scim.Server{Svc: a.Directories, Log: a.SCIMLog, Logger: log}).Routes(r)
 	(&sso.Handler{Svc: a.SSO}).Routes(r)

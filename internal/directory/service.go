@@ -7,8 +7,6 @@ package directory
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -108,7 +106,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (store.Directory, 
 	now := s.now()
 	d := store.Directory{
 		ID: id.New("directory"), OrganizationID: in.OrganizationID, Type: in.Type, Name: strings.TrimSpace(in.Name),
-		State: store.DirectoryUnlinked, Domain: strings.ToLower(strings.TrimSpace(in.Domain)), ExternalKey: randomKey(12),
+		State: store.DirectoryUnlinked, Domain: strings.ToLower(strings.TrimSpace(in.Domain)), ExternalKey: secrets.Token(12),
 		CreatedAt: now, UpdatedAt: now,
 	}
 	if d.Name == "" {
@@ -168,12 +166,6 @@ func quoteAll(ss []string) []string {
 		out[i] = fmt.Sprintf("%q", s)
 	}
 	return out
-}
-
-func randomKey(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // Get returns a directory.
@@ -288,7 +280,7 @@ type CreatedToken struct {
 // CreateToken makes a SCIM bearer token. Older tokens stay valid until
 // revoked, so an IdP can be moved to the new one without downtime.
 func (s *Service) CreateToken(ctx context.Context, dirID, name string) (CreatedToken, error) {
-	secret := "scim_" + randomKey(32)
+	secret := "scim_" + secrets.Token(32)
 	t := store.DirectoryToken{
 		ID: id.New("directory_token"), DirectoryID: dirID, Name: strings.TrimSpace(name), Hash: api.HashKey(secret),
 		Suffix: secret[len(secret)-4:], CreatedAt: s.now(),

@@ -1,12 +1,12 @@
 // Package events is the transactional outbox's front: services append
 // events in the transaction of the change they report, and consumers read
-// them by cursor through GET /events (and, later, webhooks, log streams and
-// the audit log).
+// them by cursor through GET /events.
 package events
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -27,22 +27,6 @@ func Append(ctx context.Context, q store.Events, name, organizationID string, da
 	}
 	return q.AppendEvent(ctx, store.Event{
 		ID: id.New("event"), Name: name, OrganizationID: organizationID, Data: b, CreatedAt: time.Now(),
-	})
-}
-
-// AppendWithContext is Append with WorkOS's event context (for example
-// previous_attributes on *.updated events).
-func AppendWithContext(ctx context.Context, q store.Events, name, organizationID string, data, evContext any) error {
-	b, err := json.Marshal(data)
-	if err != nil {
-		return fmt.Errorf("event %s: %w", name, err)
-	}
-	c, err := json.Marshal(evContext)
-	if err != nil {
-		return fmt.Errorf("event %s context: %w", name, err)
-	}
-	return q.AppendEvent(ctx, store.Event{
-		ID: id.New("event"), Name: name, OrganizationID: organizationID, Data: b, Context: c, CreatedAt: time.Now(),
 	})
 }
 
@@ -105,7 +89,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) error {
 	}
 	if p.After != "" {
 		ev, err := h.Store.GetEvent(r.Context(), p.After)
-		if err == store.ErrNotFound {
+		if errors.Is(err, store.ErrNotFound) {
 			return errs.InvalidField("after", "invalid", fmt.Sprintf("after names no event: %q.", p.After))
 		}
 		if err != nil {

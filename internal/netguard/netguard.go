@@ -1,7 +1,7 @@
 // Package netguard keeps outbound HTTP calls whose target a customer typed
-// (SAML metadata URLs, OIDC issuers, webhooks, log streams) away from
-// loopback, link-local and private addresses, so that Gatehouse cannot be
-// used to reach its own network (SSRF). The check runs in the dialer, on
+// (SAML metadata URLs, OIDC issuers, the token URL of a Google service
+// account key) away from loopback, link-local and private addresses, so
+// that Gatehouse cannot be used to reach its own network (SSRF). The check runs in the dialer, on
 // the address actually connected to, so a DNS name that resolves to a
 // public address at validation time and a private one later (DNS
 // rebinding) is refused as well.
@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -102,26 +103,7 @@ func (g Guard) CheckURL(raw string) (*url.URL, error) {
 }
 
 func hasSuffixFold(s, suffix string) bool {
-	return len(s) >= len(suffix) && equalFold(s[len(s)-len(suffix):], suffix)
-}
-
-func equalFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
+	return len(s) >= len(suffix) && strings.EqualFold(s[len(s)-len(suffix):], suffix)
 }
 
 // Client returns an HTTP client whose every connection, including those of

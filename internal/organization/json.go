@@ -23,7 +23,7 @@ type OrganizationJSON struct {
 }
 
 // DomainJSON is WorkOS's OrganizationDomain object, plus the result of the
-// last DNS check (a Gatehouse extension the portal shows).
+// last DNS check (a Gatehouse extension).
 type DomainJSON struct {
 	Object               string      `json:"object"`
 	ID                   string      `json:"id"`

@@ -379,25 +379,11 @@ func (s *Service) domainWriteErr(err error, domain string) error {
 	return fmt.Errorf("write domain: %w", err)
 }
 
-const tokenAlphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
-
-// randomString returns n characters drawn uniformly from tokenAlphabet.
-func randomString(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	for i := range b {
-		// 256 is not a multiple of 57; the bias (<0.5%) is irrelevant for a
-		// token that only needs to be unguessable and unique per domain.
-		b[i] = tokenAlphabet[int(b[i])%len(tokenAlphabet)]
-	}
-	return string(b)
-}
-
 func (s *Service) newDomain(orgID, domain string, now time.Time) store.Domain {
 	return store.Domain{
 		ID: id.New("org_domain"), OrganizationID: orgID, Domain: domain, State: store.DomainPending,
-		VerificationStrategy: "dns", VerificationToken: randomString(25),
-		VerificationPrefix: "gatehouse-domain-verification-" + strings.ToLower(randomString(6)),
+		VerificationStrategy: "dns", VerificationToken: rand.Text(),
+		VerificationPrefix: "gatehouse-domain-verification-" + strings.ToLower(rand.Text()[:6]),
 		NextCheckAt:        now.Add(time.Minute), CreatedAt: now, UpdatedAt: now,
 	}
 }

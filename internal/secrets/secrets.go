@@ -1,6 +1,6 @@
 // Package secrets seals values that Gatehouse must be able to read back
-// (OIDC client secrets, SP private keys, log-stream credentials) with
-// AES-256-GCM under the install's master key.
+// (OIDC client secrets, SP private keys, Google service-account keys) with
+// AES-256-GCM under the install's master key, and makes random tokens.
 package secrets
 
 import (
@@ -28,6 +28,16 @@ const version = "v1:"
 type Sealer struct {
 	aead   cipher.AEAD
 	macKey []byte
+}
+
+// Token returns n random bytes as unpadded base64url: for secrets and
+// protocol values that need a given strength or length (API keys, SCIM
+// tokens, SSO codes, PKCE verifiers of 43+ characters). Where 128 bits in
+// base32 do, crypto/rand.Text is simpler.
+func Token(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // NewSealer returns a Sealer for a 32-byte key.

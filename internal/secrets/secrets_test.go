@@ -119,3 +119,11 @@ func TestMACDependsOnKeyLabelAndMessage(t *testing.T) {
 		t.Error("MAC is not deterministic")
 	}
 }
+
+func TestToken(t *testing.T) {
+	a, b := Token(32), Token(32)
+	raw, err := base64.RawURLEncoding.DecodeString(a)
+	if err != nil || len(raw) != 32 || a == b {
+		t.Fatalf("Token(32) = %q, %q (%v)", a, b, err)
+	}
+}

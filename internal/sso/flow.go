@@ -2,11 +2,9 @@ package sso
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +17,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/events"
 	"github.com/gatehouse-dev/gatehouse/internal/id"
+	"github.com/gatehouse-dev/gatehouse/internal/secrets"
 	"github.com/gatehouse-dev/gatehouse/internal/sso/failure"
 	"github.com/gatehouse-dev/gatehouse/internal/sso/oidc"
 	ssosaml "github.com/gatehouse-dev/gatehouse/internal/sso/saml"
@@ -78,23 +77,10 @@ func withParams(base string, v url.Values, state string) string {
 	return u.String()
 }
 
-func randomToken(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func hashToken(t string) []byte {
-	h := sha256.Sum256([]byte(t))
-	return h[:]
-}
-
 // newRequestID returns an ID usable as a SAML xs:ID, OIDC state and
 // RelayState: unguessable, URL-safe, starting with an underscore.
 func newRequestID() string {
-	b := make([]byte, 20)
-	rand.Read(b)
-	return "_" + hex.EncodeToString(b)
+	return "_" + secrets.Token(20)
 }
 
 // Authorize starts a login: it checks the request, picks the connection,
@@ -192,7 +178,7 @@ func (s *Service) Authorize(ctx context.Context, p AuthorizeParams) Outcome {
 		switch {
 		case err != nil:
 		case conn.SAML.IdPSSOBinding == ssosaml.BindingPOST:
-			nonce := randomToken(16)
+			nonce := secrets.Token(16)
 			req.ID, page, err = ssosaml.AuthnRequestPOST(sp, nonce)
 			pageNonce = nonce
 		default:
@@ -207,7 +193,7 @@ func (s *Service) Authorize(ctx context.Context, p AuthorizeParams) Outcome {
 			return back("server_error", f)
 		}
 	case store.ProtocolOIDC:
-		req.Nonce, req.CodeVerifier = randomToken(24), randomToken(32)
+		req.Nonce, req.CodeVerifier = secrets.Token(24), secrets.Token(32)
 		cfg, err := s.oidcConfig(conn)
 		if err == nil {
 			location, err = s.OIDC.AuthURL(ctx, cfg, req.ID, req.Nonce, req.CodeVerifier,
@@ -518,8 +504,8 @@ func (s *Service) succeed(ctx context.Context, conn store.Connection, req *store
 	if err != nil {
 		return Outcome{RedirectURI: redirect, State: state, ErrorCode: "server_error", Err: failure.New(failure.InternalError, err)}
 	}
-	code := randomToken(32)
-	grant := store.SSOGrant{Hash: hashToken(code), ConnectionID: conn.ID, OrganizationID: conn.OrganizationID, Profile: body,
+	code := secrets.Token(32)
+	grant := store.SSOGrant{Hash: api.HashKey(code), ConnectionID: conn.ID, OrganizationID: conn.OrganizationID, Profile: body,
 		RedirectURI: redirect, CodeChallenge: challenge, CodeChallengeMethod: method, ExpiresAt: s.now().Add(CodeLifetime)}
 	err = s.Store.InTx(ctx, func(q store.Queries) error {
 		for _, k := range replay {
@@ -681,7 +667,7 @@ func (s *Service) Token(ctx context.Context, p TokenParams) (TokenResponse, erro
 	if p.Code == "" {
 		return TokenResponse{}, &OAuthError{400, "invalid_grant", "code is required."}
 	}
-	g, err := s.Store.TakeSSOCode(ctx, hashToken(p.Code))
+	g, err := s.Store.TakeSSOCode(ctx, api.HashKey(p.Code))
 	if errors.Is(err, store.ErrNotFound) || (err == nil && s.now().After(g.ExpiresAt)) {
 		return TokenResponse{}, &OAuthError{400, "invalid_grant", "The code is invalid, expired or already used."}
 	}
@@ -695,8 +681,8 @@ func (s *Service) Token(ctx context.Context, p TokenParams) (TokenResponse, erro
 	if err := json.Unmarshal(g.Profile, &prof); err != nil {
 		return TokenResponse{}, fmt.Errorf("stored profile: %w", err)
 	}
-	tok := randomToken(32)
-	g.Hash, g.ExpiresAt = hashToken(tok), s.now().Add(TokenLifetime)
+	tok := secrets.Token(32)
+	g.Hash, g.ExpiresAt = api.HashKey(tok), s.now().Add(TokenLifetime)
 	if err := s.Store.CreateSSOToken(ctx, g); err != nil {
 		return TokenResponse{}, fmt.Errorf("store access token: %w", err)
 	}
@@ -724,7 +710,7 @@ var ErrNoAccessToken = errors.New("no valid access token")
 // the access token must then come as a second one.
 func (s *Service) ProfileFor(ctx context.Context, bearers []string) (Profile, error) {
 	for _, b := range bearers {
-		g, err := s.Store.GetSSOToken(ctx, hashToken(b))
+		g, err := s.Store.GetSSOToken(ctx, api.HashKey(b))
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}

@@ -14,7 +14,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/app/apptest"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
-	"github.com/gatehouse-dev/gatehouse/internal/store/storetest"
 	"github.com/gatehouse-dev/gatehouse/internal/testidp"
 )
 
@@ -32,13 +31,7 @@ type env struct {
 	client *http.Client // does not follow redirects
 }
 
-func backends(t testing.TB) []string {
-	var out []string
-	for _, b := range storetest.Backends(t) {
-		out = append(out, b.Name)
-	}
-	return out
-}
+func backends(t testing.TB) []string { return apptest.Backends(t) }
 
 func newEnv(t testing.TB, backend string) *env {
 	t.Helper()
@@ -54,22 +47,7 @@ func newEnv(t testing.TB, backend string) *env {
 // api sends an authenticated JSON request and decodes the answer.
 func (e *env) api(method, path string, body any, wantStatus int, out any) {
 	e.t.Helper()
-	var r io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		r = bytes.NewReader(b)
-	}
-	res := e.srv.Do(e.t, method, path, r)
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	if res.StatusCode != wantStatus {
-		e.t.Fatalf("%s %s: status %d, want %d: %s", method, path, res.StatusCode, wantStatus, b)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			e.t.Fatalf("%s %s: decode: %v: %s", method, path, err, b)
-		}
-	}
+	e.srv.JSON(e.t, method, path, body, wantStatus, out)
 }
 
 // samlIdP starts a test SAML IdP on its own listener.

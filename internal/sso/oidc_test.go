@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	sso6 "github.com/workos/workos-go/v6/pkg/sso"
 	"github.com/workos/workos-go/v7"
@@ -143,6 +144,7 @@ func testOIDCAttacks(t *testing.T, backend string) {
 		{"wrong issuer", testidp.Faults{Issuer: "https://evil.example"}, "issuer_mismatch"},
 		{"wrong audience", testidp.Faults{Audience: "someone-else"}, "audience_mismatch"},
 		{"expired", testidp.Faults{Expired: true}, "response_expired"},
+		{"issued in the future", testidp.Faults{Claims: map[string]any{"iat": time.Now().Add(10 * time.Minute).Unix()}}, "response_not_yet_valid"},
 		{"bad nonce", testidp.Faults{Nonce: "not-the-nonce"}, "nonce_mismatch"},
 		{"RFC 9207 iss mismatch", testidp.Faults{ResponseIss: "https://evil.example"}, "iss_parameter_mismatch"},
 		{"userinfo for another subject", testidp.Faults{UserinfoSubject: "mallory"}, "userinfo_subject_mismatch"},
@@ -192,9 +194,42 @@ func testOIDCAttacks(t *testing.T, backend string) {
 			return e.get(conn.OIDC.RedirectURI + "?error=access_denied&state=" + state + "&iss=" + url.QueryEscape(op.Issuer()))
 		}, "idp_error_status")
 	})
+	t.Run("issued within the allowed clock skew", func(t *testing.T) {
+		op.SetFaults(testidp.Faults{Claims: map[string]any{"iat": time.Now().Add(30 * time.Second).Unix()}})
+		defer op.SetFaults(testidp.Faults{})
+		if q := callback(t, login()); q.Get("code") == "" {
+			t.Fatalf("callback %v", q)
+		}
+	})
 	t.Run("still works", func(t *testing.T) {
 		if q := callback(t, login()); q.Get("code") == "" || !strings.HasPrefix(q.Get("state"), "s") {
 			t.Fatalf("callback %v", q)
 		}
 	})
+}
+
+// TestDiscoveryErrorBodyNotEchoed: a failed OIDC discovery shows the
+// provider's HTTP status on the connection, never the body of its answer.
+func TestDiscoveryErrorBodyNotEchoed(t *testing.T) {
+	for _, backend := range backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, backend)
+			hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(http.StatusInternalServerError)
+				w.Write([]byte(`{"internal":"sk_live_LEAKED_51HxYz"}`))
+			}))
+			defer hs.Close()
+			var c struct {
+				State string
+				OIDC  struct {
+					DiscoveryError string `json:"discovery_error"`
+				}
+			}
+			e.api("POST", "/connections", map[string]any{"organization_id": e.orgID, "connection_type": "GenericOIDC",
+				"oidc": map[string]any{"issuer": hs.URL, "client_id": oidcClientID, "client_secret": oidcSecret}}, 201, &c)
+			if c.State != "draft" || !strings.Contains(c.OIDC.DiscoveryError, "500") || strings.Contains(c.OIDC.DiscoveryError, "LEAKED") {
+				t.Fatalf("connection: %+v", c)
+			}
+		})
+	}
 }

@@ -29,7 +29,7 @@ type AttributeMapping struct {
 	Groups    []string `json:"groups"`
 }
 
-// Preset is everything Gatehouse and the Admin Portal know about one
+// Preset is everything Gatehouse knows about one
 // connection type: its protocol, how to read its profile and how an admin
 // sets it up.
 type Preset struct {

@@ -61,8 +61,16 @@ func (s *Service) samlProfile(conn store.Connection, a *crewjam.Assertion) (Prof
 	attrs := ssosaml.Attributes(a)
 	m := mapping(conn)
 	p := newProfile(conn)
+	// SAML does not say which attributes are multi-valued, so the number
+	// of values alone would make one group a string and two a list. The
+	// attributes the mapping reads as groups are lists whatever their
+	// count, so each attribute keeps one shape.
+	multi := map[string]bool{}
+	for _, n := range m.Groups {
+		multi[n] = true
+	}
 	for k, vs := range attrs {
-		if len(vs) == 1 {
+		if len(vs) == 1 && !multi[k] {
 			p.RawAttributes[k] = vs[0]
 		} else {
 			p.RawAttributes[k] = vs

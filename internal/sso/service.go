@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/netguard"
 	"github.com/gatehouse-dev/gatehouse/internal/organization"
 	"github.com/gatehouse-dev/gatehouse/internal/secrets"
+	"github.com/gatehouse-dev/gatehouse/internal/sso/failure"
 	"github.com/gatehouse-dev/gatehouse/internal/sso/oidc"
 	ssosaml "github.com/gatehouse-dev/gatehouse/internal/sso/saml"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -571,6 +572,9 @@ func (s *Service) applyOIDC(ctx context.Context, c *store.Connection, in *OIDCIn
 				return errs.InvalidField("oidc.issuer", "forbidden_target", err.Error())
 			}
 			cfg.DiscoveryError = err.Error()
+			if fe, ok := failure.As(err); ok {
+				cfg.DiscoveryError = fe.Message() // never the provider's answer body
+			}
 			// Retry soon: the connection stays a draft until discovery works.
 			c.NextRefreshAt = s.now().Add(5 * time.Minute)
 		} else {

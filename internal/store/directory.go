@@ -190,7 +190,7 @@ type DirectoryGroupFilter struct {
 	UserID      string
 }
 
-// SCIMRequest is one logged SCIM request, for the portal and support.
+// SCIMRequest is one logged SCIM request, for troubleshooting.
 type SCIMRequest struct {
 	ID           string
 	DirectoryID  string

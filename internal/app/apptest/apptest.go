@@ -3,7 +3,9 @@
 package apptest
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -101,4 +103,40 @@ func (s *Server) Do(t testing.TB, method, path string, body io.Reader) *http.Res
 		t.Fatal(err)
 	}
 	return res
+}
+
+// Backends names the backends tests run on: "sqlite" and, when
+// GATEHOUSE_TEST_POSTGRES_URL is set, "postgres" (see storetest.Backends).
+func Backends(t testing.TB) []string {
+	var out []string
+	for _, b := range storetest.Backends(t) {
+		out = append(out, b.Name)
+	}
+	return out
+}
+
+// JSON sends an authenticated API request with body encoded as JSON (nil
+// for none), fails t unless the answer has status want, and decodes a
+// non-empty answer into out (nil to skip).
+func (s *Server) JSON(t testing.TB, method, path string, body any, want int, out any) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	res := s.Do(t, method, path, rd)
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != want {
+		t.Fatalf("%s %s: status %d, want %d: %s", method, path, res.StatusCode, want, b)
+	}
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: decode %s: %v", method, path, b, err)
+		}
+	}
 }

@@ -11,26 +11,23 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
+	"sync"
 	"time"
-
-	"golang.org/x/oauth2"
-	googleoauth "golang.org/x/oauth2/google"
-	admin "google.golang.org/api/admin/directory/v1"
-	"google.golang.org/api/googleapi"
-	"google.golang.org/api/option"
 
 	"github.com/gatehouse-dev/gatehouse/internal/directory"
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
+	"github.com/gatehouse-dev/gatehouse/internal/netguard"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
 // Scopes are what the service account must be granted by domain-wide
 // delegation (read-only).
 var Scopes = []string{
-	admin.AdminDirectoryUserReadonlyScope,
-	admin.AdminDirectoryGroupReadonlyScope,
-	admin.AdminDirectoryGroupMemberReadonlyScope,
+	"https://www.googleapis.com/auth/admin.directory.user.readonly",
+	"https://www.googleapis.com/auth/admin.directory.group.readonly",
+	"https://www.googleapis.com/auth/admin.directory.group.member.readonly",
 }
 
 // Syncer pulls Google Workspace directories on a schedule and on demand.
@@ -38,11 +35,53 @@ type Syncer struct {
 	Svc *directory.Service
 	// BaseURL replaces https://admin.googleapis.com/ (tests, proxies).
 	BaseURL string
-	// HTTPClient makes the token and API calls; nil = http.DefaultClient.
-	HTTPClient *http.Client
-	Log        *slog.Logger
+	// Guard vets every call's target: the token URL is whatever the
+	// customer's service-account key names. The zero Guard refuses
+	// loopback, link-local and private targets.
+	Guard netguard.Guard
+	Log   *slog.Logger
 	// Interval is the time between scheduled pulls of one directory.
 	Interval time.Duration
+
+	clientOnce sync.Once
+	hc         *http.Client
+}
+
+// httpClient is the one client of every call: Guard's, with timeouts.
+func (s *Syncer) httpClient() *http.Client {
+	s.clientOnce.Do(func() { s.hc = s.Guard.Client(callTimeout) })
+	return s.hc
+}
+
+// classify turns a failed pull into the directory's new state and an
+// error for the caller, in plain language, with Google's HTTP status but
+// never Google's (or whoever the key file names) answer body.
+func (s *Syncer) classify(d store.Directory, err error) (string, error) {
+	delegation := "grant the service account domain-wide delegation for " + strings.Join(Scopes, ", ") + " and check the admin email"
+	var ce *CallError
+	switch {
+	case errs.IsKind(err, errs.KindBadRequest):
+		return store.DirectoryInvalidCredentials, err
+	case errors.Is(err, netguard.ErrForbiddenTarget):
+		return store.DirectoryInvalidCredentials, &errs.Error{Kind: errs.KindBadRequest, Code: "forbidden_target", Err: err,
+			Message: "The service account key's token_uri (or the Google API address) is a loopback, link-local or private address, " +
+				"which Gatehouse does not call: upload the key file exactly as Google issued it."}
+	case errors.As(err, &ce) && ce.Op == tokenOp && ce.Status >= 400 && ce.Status < 500:
+		return store.DirectoryInvalidCredentials, &errs.Error{Kind: errs.KindBadRequest, Code: "invalid_credentials", Err: err,
+			Message: fmt.Sprintf("Google refused the service account's token request (%s): %s.", ce.answer(), delegation)}
+	case errors.As(err, &ce) && (ce.Status == http.StatusUnauthorized || ce.Status == http.StatusForbidden):
+		return store.DirectoryInvalidCredentials, &errs.Error{Kind: errs.KindBadRequest, Code: "invalid_credentials", Err: err,
+			Message: fmt.Sprintf("Google refused access (%s to %s): %s.", ce.answer(), ce.Op, delegation)}
+	}
+	return d.State, errs.Unavailable("google_unavailable", "Google Workspace could not be read: "+err.Error(), err)
+}
+
+// errMessage is what the directory shows as its last sync error.
+func errMessage(err error) string {
+	if e, ok := errs.As(err); ok {
+		return e.Message
+	}
+	return err.Error()
 }
 
 // Result counts what a pull changed.
@@ -94,34 +133,12 @@ func (s *Syncer) Run(ctx context.Context) {
 	}
 }
 
-// service builds an Admin SDK client that acts as the admin through the
-// service account's domain-wide delegation.
-func (s *Syncer) service(ctx context.Context, g directory.GoogleSettings) (*admin.Service, error) {
-	cfg, err := googleoauth.JWTConfigFromJSON([]byte(g.CredentialsJSON), Scopes...)
-	if err != nil {
-		return nil, &errs.Error{Kind: errs.KindBadRequest, Code: "invalid_credentials",
-			Message: "The Google service account key is not valid JSON key material.", Err: err}
-	}
-	cfg.Subject = g.AdminEmail
-	hc := s.HTTPClient
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, hc)
-	opts := []option.ClientOption{option.WithHTTPClient(oauth2.NewClient(ctx, cfg.TokenSource(ctx)))}
-	if s.BaseURL != "" {
-		opts = append(opts, option.WithEndpoint(strings.TrimRight(s.BaseURL, "/")+"/"))
-	}
-	svc, err := admin.NewService(ctx, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("google admin client: %w", err)
-	}
-	return svc, nil
-}
-
 // pullLease bounds how long a pull may hold its directory; a node that
 // dies mid-pull frees the directory when the lease runs out.
 const pullLease = 15 * time.Minute
+
+// pullTimeout bounds one pull, inside its lease.
+const pullTimeout = 10 * time.Minute
 
 // ErrPullRunning answers an on-demand pull while another one runs.
 var ErrPullRunning = errs.Conflict("sync_in_progress", "A pull of this directory is already running; try again when it ends.")
@@ -140,23 +157,13 @@ func (s *Syncer) Sync(ctx context.Context, d store.Directory) (Result, error) {
 		return Result{}, ErrPullRunning
 	}
 	defer s.Svc.Store.ReleaseDirectorySync(context.WithoutCancel(ctx), d.ID)
-	res, err := s.sync(ctx, d)
+	pctx, cancel := context.WithTimeout(ctx, pullTimeout)
+	defer cancel()
+	res, err := s.sync(pctx, d)
 	state, msg := store.DirectoryLinked, ""
 	if err != nil {
-		msg = err.Error()
-		var ge *googleapi.Error
-		var re *oauth2.RetrieveError
-		switch {
-		case errors.As(err, &ge) && (ge.Code == http.StatusForbidden || ge.Code == http.StatusUnauthorized),
-			errors.As(err, &re), errs.IsKind(err, errs.KindBadRequest):
-			state = store.DirectoryInvalidCredentials
-			msg = "Google refused access: grant the service account domain-wide delegation for " + strings.Join(Scopes, ", ") +
-				" and check the admin email. (" + err.Error() + ")"
-			err = &errs.Error{Kind: errs.KindBadRequest, Code: "invalid_credentials", Message: msg, Err: err}
-		default:
-			state = d.State
-			err = errs.Unavailable("google_unavailable", "Google Workspace could not be read: "+err.Error(), err)
-		}
+		state, err = s.classify(d, err)
+		msg = errMessage(err)
 	}
 	if rerr := s.Svc.RecordSync(context.WithoutCancel(ctx), d.ID, msg, state); rerr != nil {
 		return res, errors.Join(err, rerr)
@@ -174,7 +181,7 @@ func (s *Syncer) sync(ctx context.Context, d store.Directory) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	svc, err := s.service(ctx, g)
+	c, err := s.client(g)
 	if err != nil {
 		return res, err
 	}
@@ -183,28 +190,24 @@ func (s *Syncer) sync(ctx context.Context, d store.Directory) (Result, error) {
 		customer = "my_customer"
 	}
 
-	var users []*admin.User
-	if err := svc.Users.List().Customer(customer).MaxResults(500).Projection("full").Pages(ctx, func(p *admin.Users) error {
-		users = append(users, p.Users...)
-		return nil
-	}); err != nil {
-		return res, fmt.Errorf("list users: %w", err)
+	q := url.Values{"customer": {customer}, "maxResults": {"500"}, "projection": {"full"}}
+	users, err := list(ctx, c, "users", q, "users", "list users", decodeUser)
+	if err != nil {
+		return res, err
 	}
-	var groups []*admin.Group
-	if err := svc.Groups.List().Customer(customer).MaxResults(200).Pages(ctx, func(p *admin.Groups) error {
-		groups = append(groups, p.Groups...)
-		return nil
-	}); err != nil {
-		return res, fmt.Errorf("list groups: %w", err)
+	q = url.Values{"customer": {customer}, "maxResults": {"200"}}
+	groups, err := list(ctx, c, "groups", q, "groups", "list groups", decode[group])
+	if err != nil {
+		return res, err
 	}
-	direct := map[string][]*admin.Member{}
+	direct := map[string][]member{}
 	for _, gr := range groups {
-		if err := svc.Members.List(gr.Id).MaxResults(200).Pages(ctx, func(p *admin.Members) error {
-			direct[gr.Id] = append(direct[gr.Id], p.Members...)
-			return nil
-		}); err != nil {
-			return res, fmt.Errorf("list members of %s: %w", gr.Email, err)
+		q := url.Values{"maxResults": {"200"}}
+		ms, err := list(ctx, c, "groups/"+url.PathEscape(gr.ID)+"/members", q, "members", "list members of "+gr.Email, decode[member])
+		if err != nil {
+			return res, err
 		}
+		direct[gr.ID] = ms
 	}
 	res.UsersSeen, res.GroupsSeen = len(users), len(groups)
 
@@ -247,7 +250,7 @@ func (s *Syncer) sync(ctx context.Context, d store.Directory) (Result, error) {
 	}
 	seenGroups := map[string]bool{}
 	for _, gr := range groups {
-		members := flatten(gr.Id, direct, map[string]bool{})
+		members := flatten(gr.ID, direct, map[string]bool{})
 		var ids []string
 		for _, m := range members {
 			if id, ok := userIDs[m]; ok {
@@ -303,7 +306,7 @@ func (s *Syncer) sync(ctx context.Context, d store.Directory) (Result, error) {
 // flatten returns the user IDs in a group, through nested groups, as
 // WorkOS reports Google group membership (a user in a nested group is a
 // member of its parents). seen guards against cycles.
-func flatten(groupID string, direct map[string][]*admin.Member, seen map[string]bool) []string {
+func flatten(groupID string, direct map[string][]member, seen map[string]bool) []string {
 	if seen[groupID] {
 		return nil
 	}
@@ -314,9 +317,9 @@ func flatten(groupID string, direct map[string][]*admin.Member, seen map[string]
 		var ids []string
 		switch m.Type {
 		case "GROUP":
-			ids = flatten(m.Id, direct, seen)
+			ids = flatten(m.ID, direct, seen)
 		case "USER", "":
-			ids = []string{m.Id}
+			ids = []string{m.ID}
 		}
 		for _, id := range ids {
 			if !have[id] {
@@ -328,18 +331,14 @@ func flatten(groupID string, direct map[string][]*admin.Member, seen map[string]
 	return out
 }
 
-// toUser maps a Google user to a directory user.
-func toUser(gu *admin.User) (store.DirectoryUser, error) {
-	raw, err := json.Marshal(gu)
-	if err != nil {
-		return store.DirectoryUser{}, fmt.Errorf("encode google user: %w", err)
-	}
-	var m map[string]any
-	json.Unmarshal(raw, &m)
+// toUser maps a Google user to a directory user; its attributes are the
+// user as Google sent it, less the volatile fields.
+func toUser(gu user) (store.DirectoryUser, error) {
+	m := gu.raw
 	for _, k := range volatile {
 		delete(m, k)
 	}
-	u := store.DirectoryUser{IdPID: gu.Id, ExternalID: gu.Id, UserName: gu.PrimaryEmail, Email: gu.PrimaryEmail, State: store.UserActive}
+	u := store.DirectoryUser{IdPID: gu.ID, ExternalID: gu.ID, UserName: gu.PrimaryEmail, Email: gu.PrimaryEmail, State: store.UserActive}
 	if gu.Suspended || gu.Archived {
 		u.State = store.UserInactive
 	}
@@ -347,47 +346,33 @@ func toUser(gu *admin.User) (store.DirectoryUser, error) {
 		u.FirstName, u.LastName, u.DisplayName = gu.Name.GivenName, gu.Name.FamilyName, gu.Name.FullName
 	}
 	u.Emails = append(u.Emails, store.UserEmail{Value: gu.PrimaryEmail, Type: "work", Primary: true})
-	if list, ok := m["emails"].([]any); ok {
-		for _, e := range list {
-			eo, _ := e.(map[string]any)
-			addr, _ := eo["address"].(string)
-			if addr == "" || strings.EqualFold(addr, gu.PrimaryEmail) {
-				continue
-			}
-			typ, _ := eo["type"].(string)
-			u.Emails = append(u.Emails, store.UserEmail{Value: addr, Type: typ})
+	for _, e := range gu.Emails {
+		if e.Address == "" || strings.EqualFold(e.Address, gu.PrimaryEmail) {
+			continue
 		}
+		u.Emails = append(u.Emails, store.UserEmail{Value: e.Address, Type: e.Type})
 	}
 	custom := map[string]any{}
-	if orgs, ok := m["organizations"].([]any); ok && len(orgs) > 0 {
-		o, _ := orgs[0].(map[string]any)
-		for _, f := range []struct{ from, to string }{{"title", "title"}, {"department", "department"}, {"costCenter", "cost_center"}, {"name", "organization"}} {
-			if v, _ := o[f.from].(string); v != "" {
-				custom[f.to] = v
+	if len(gu.Organizations) > 0 {
+		o := gu.Organizations[0]
+		for _, f := range []struct{ v, to string }{{o.Title, "title"}, {o.Department, "department"}, {o.CostCenter, "cost_center"}, {o.Name, "organization"}} {
+			if f.v != "" {
+				custom[f.to] = f.v
 			}
 		}
-		u.JobTitle, _ = o["title"].(string)
+		u.JobTitle = o.Title
 	}
-	if ids, ok := m["externalIds"].([]any); ok {
-		for _, x := range ids {
-			xo, _ := x.(map[string]any)
-			if xo["type"] == "organization" {
-				if v, _ := xo["value"].(string); v != "" {
-					custom["employee_number"] = v
-				}
-			}
+	for _, x := range gu.ExternalIDs {
+		if x.Type == "organization" && x.Value != "" {
+			custom["employee_number"] = x.Value
 		}
 	}
-	if rel, ok := m["relations"].([]any); ok {
-		for _, x := range rel {
-			xo, _ := x.(map[string]any)
-			if xo["type"] == "manager" {
-				if v, _ := xo["value"].(string); v != "" {
-					custom["manager_email"] = v
-				}
-			}
+	for _, x := range gu.Relations {
+		if x.Type == "manager" && x.Value != "" {
+			custom["manager_email"] = x.Value
 		}
 	}
+	var err error
 	if u.CustomAttributes, err = json.Marshal(custom); err != nil {
 		return u, err
 	}
@@ -396,8 +381,8 @@ func toUser(gu *admin.User) (store.DirectoryUser, error) {
 }
 
 // toGroup maps a Google group to a directory group.
-func toGroup(gg *admin.Group) (store.DirectoryGroup, error) {
-	raw, err := json.Marshal(map[string]any{"id": gg.Id, "email": gg.Email, "name": gg.Name, "description": gg.Description})
+func toGroup(gg group) (store.DirectoryGroup, error) {
+	raw, err := json.Marshal(map[string]any{"id": gg.ID, "email": gg.Email, "name": gg.Name, "description": gg.Description})
 	if err != nil {
 		return store.DirectoryGroup{}, err
 	}
@@ -405,5 +390,5 @@ func toGroup(gg *admin.Group) (store.DirectoryGroup, error) {
 	if name == "" {
 		name = gg.Email
 	}
-	return store.DirectoryGroup{IdPID: gg.Id, ExternalID: gg.Id, DisplayName: name, Attributes: raw}, nil
+	return store.DirectoryGroup{IdPID: gg.ID, ExternalID: gg.ID, DisplayName: name, Attributes: raw}, nil
 }

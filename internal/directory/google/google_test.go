@@ -16,11 +16,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/app/apptest"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
+	"github.com/gatehouse-dev/gatehouse/internal/directory/google"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/store/storetest"
 	workos "github.com/workos/workos-go/v7"
@@ -36,6 +38,12 @@ type fakeGoogle struct {
 	members   map[string][]map[string]any
 	forbidden bool
 	subjects  []string
+	// refuse, when set, answers every token (path "/token") or API call
+	// (any other path) with this status and body.
+	refuse struct {
+		path, body string
+		status     int
+	}
 }
 
 const pageSize = 2
@@ -44,6 +52,11 @@ func (f *fakeGoogle) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
+	if f.refuse.status != 0 && (r.URL.Path == "/token") == (f.refuse.path == "/token") {
+		w.WriteHeader(f.refuse.status)
+		io.WriteString(w, f.refuse.body)
+		return
+	}
 	if r.URL.Path == "/token" {
 		r.ParseForm()
 		// The assertion is a JWT whose claims name the admin (sub).
@@ -115,27 +128,24 @@ func serviceAccountKey(t *testing.T, tokenURL string) string {
 	return string(b)
 }
 
-func call(t *testing.T, srv *apptest.Server, method, path string, body any, want int, out any) {
+// directoryState is what a test reads back of a Google directory.
+type directoryState struct {
+	State  string
+	Google struct {
+		LastSyncError *string `json:"last_sync_error"`
+	}
+}
+
+func getDirectory(t *testing.T, srv *apptest.Server, id string) directoryState {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	res := srv.Do(t, method, path, rd)
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	if res.StatusCode != want {
-		t.Fatalf("%s %s: %d, want %d: %s", method, path, res.StatusCode, want, b)
-	}
-	if out != nil {
-		json.Unmarshal(b, out)
-	}
+	var d directoryState
+	srv.JSON(t, "GET", "/directories/"+id, nil, 200, &d)
+	return d
 }
 
 func eventCount(t *testing.T, srv *apptest.Server, name string) int {
 	var page struct{ Data []any }
-	call(t, srv, "GET", "/events?limit=100&events="+name, nil, 200, &page)
+	srv.JSON(t, "GET", "/events?limit=100&events="+name, nil, 200, &page)
 	return len(page.Data)
 }
 
@@ -164,20 +174,20 @@ func TestGoogleWorkspacePull(t *testing.T) {
 			srv := apptest.Start(t, b.Name, func(c *config.Config) { c.GoogleAPIBaseURL = gs.URL; c.DirectorySyncInterval = time.Hour })
 
 			var org struct{ ID string }
-			call(t, srv, "POST", "/organizations", map[string]any{"name": "Acme"}, 201, &org)
+			srv.JSON(t, "POST", "/organizations", map[string]any{"name": "Acme"}, 201, &org)
 			var dir struct {
 				ID     string
 				Google map[string]any
 			}
-			call(t, srv, "POST", "/directories", map[string]any{"organization_id": org.ID, "type": "gsuite directory",
+			srv.JSON(t, "POST", "/directories", map[string]any{"organization_id": org.ID, "type": "gsuite directory",
 				"google": map[string]any{"credentials_json": serviceAccountKey(t, gs.URL+"/token"), "admin_email": "admin@acme.test"}}, 201, &dir)
 			if dir.Google["admin_email"] != "admin@acme.test" || strings.Contains(fmt.Sprint(dir), "PRIVATE") {
 				t.Fatalf("directory: %+v", dir)
 			}
 
-			var res map[string]float64
-			call(t, srv, "POST", "/directories/"+dir.ID+"/sync", nil, 200, &res)
-			if res["users_created"] != 5 || res["groups_created"] != 3 {
+			var res google.Result
+			srv.JSON(t, "POST", "/directories/"+dir.ID+"/sync", nil, 200, &res)
+			if res.UsersCreated != 5 || res.GroupsCreated != 3 {
 				t.Fatalf("first pull: %v", res)
 			}
 			if fake.subjects[0] != "admin@acme.test" {
@@ -190,7 +200,7 @@ func TestGoogleWorkspacePull(t *testing.T) {
 				t.Fatalf("lease = %v, %v", ok, err)
 			}
 			var busy struct{ Code string }
-			call(t, srv, "POST", "/directories/"+dir.ID+"/sync", nil, 409, &busy)
+			srv.JSON(t, "POST", "/directories/"+dir.ID+"/sync", nil, 409, &busy)
 			if busy.Code != "sync_in_progress" {
 				t.Errorf("overlapping pull: code %q", busy.Code)
 			}
@@ -234,8 +244,8 @@ func TestGoogleWorkspacePull(t *testing.T) {
 			for i := range fake.users {
 				fake.users[i]["etag"] = "\"changed\""
 			}
-			call(t, srv, "POST", "/directories/"+dir.ID+"/sync", nil, 200, &res)
-			if res["users_updated"] != 0 || res["groups_updated"] != 0 || eventCount(t, srv, "dsync.user.updated")+eventCount(t, srv, "dsync.group.updated") != before {
+			srv.JSON(t, "POST", "/directories/"+dir.ID+"/sync", nil, 200, &res)
+			if res.UsersUpdated != 0 || res.GroupsUpdated != 0 || eventCount(t, srv, "dsync.user.updated")+eventCount(t, srv, "dsync.group.updated") != before {
 				t.Fatalf("idempotent pull changed things: %v", res)
 			}
 
@@ -247,8 +257,8 @@ func TestGoogleWorkspacePull(t *testing.T) {
 			fake.members["grp-plat"] = []map[string]any{{"id": "g2", "type": "USER"}}
 			fake.groups = fake.groups[:2]
 			fake.mu.Unlock()
-			call(t, srv, "POST", "/directories/"+dir.ID+"/sync", nil, 200, &res)
-			if res["users_updated"] != 2 || res["users_deleted"] != 1 || res["groups_deleted"] != 1 {
+			srv.JSON(t, "POST", "/directories/"+dir.ID+"/sync", nil, 200, &res)
+			if res.UsersUpdated != 2 || res.UsersDeleted != 1 || res.GroupsDeleted != 1 {
 				t.Fatalf("change pull: %v", res)
 			}
 			if eventCount(t, srv, "dsync.user.deleted") != 1 || eventCount(t, srv, "dsync.group.deleted") != 1 {
@@ -266,17 +276,11 @@ func TestGoogleWorkspacePull(t *testing.T) {
 			fake.forbidden = true
 			fake.mu.Unlock()
 			var e struct{ Code, Message string }
-			call(t, srv, "POST", "/directories/"+dir.ID+"/sync", nil, 400, &e)
+			srv.JSON(t, "POST", "/directories/"+dir.ID+"/sync", nil, 400, &e)
 			if e.Code != "invalid_credentials" || !strings.Contains(e.Message, "domain-wide delegation") {
 				t.Fatalf("403 pull: %+v", e)
 			}
-			var got struct {
-				State  string
-				Google struct {
-					LastSyncError *string `json:"last_sync_error"`
-				}
-			}
-			call(t, srv, "GET", "/directories/"+dir.ID, nil, 200, &got)
+			got := getDirectory(t, srv, dir.ID)
 			if got.State != "invalid_credentials" || got.Google.LastSyncError == nil {
 				t.Fatalf("directory after 403: %+v", got)
 			}
@@ -319,6 +323,107 @@ func TestScheduledPullClaimedOnce(t *testing.T) {
 			}
 			if total != 1 {
 				t.Fatalf("claimed %d times, want 1", total)
+			}
+		})
+	}
+}
+
+// TestTokenURIGuarded: with private targets refused, a service-account key
+// whose token_uri names a loopback address is refused without a call to it.
+func TestTokenURIGuarded(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			var hits atomic.Int32
+			inside := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				hits.Add(1)
+				io.WriteString(w, `{"access_token":"internal-secret","token_type":"Bearer","expires_in":3600}`)
+			}))
+			defer inside.Close()
+			srv := apptest.Start(t, b.Name, func(c *config.Config) {
+				c.AllowPrivateTargets = false
+				c.GoogleAPIBaseURL = inside.URL
+				c.DirectorySyncInterval = time.Hour
+			})
+			var org struct{ ID string }
+			srv.JSON(t, "POST", "/organizations", map[string]any{"name": "Acme"}, 201, &org)
+			var dir struct{ ID string }
+			srv.JSON(t, "POST", "/directories", map[string]any{"organization_id": org.ID, "type": "gsuite directory",
+				"google": map[string]any{"credentials_json": serviceAccountKey(t, inside.URL+"/token"), "admin_email": "admin@acme.test"}}, 201, &dir)
+			var e struct{ Code, Message string }
+			srv.JSON(t, "POST", "/directories/"+dir.ID+"/sync", nil, 400, &e)
+			if e.Code != "forbidden_target" || !strings.Contains(e.Message, "token_uri") {
+				t.Errorf("sync answer: %+v", e)
+			}
+			if n := hits.Load(); n != 0 {
+				t.Fatalf("the loopback token_uri was called %d times", n)
+			}
+			got := getDirectory(t, srv, dir.ID)
+			if got.State != "invalid_credentials" || got.Google.LastSyncError == nil || !strings.Contains(*got.Google.LastSyncError, "token_uri") {
+				t.Fatalf("directory: %+v", got)
+			}
+		})
+	}
+}
+
+// TestRefusalBodyNotEchoed: what Google (or whoever the key file names)
+// answers in a refusal's body never reaches the API answer or the
+// directory's last_sync_error; the status and a known OAuth code do.
+func TestRefusalBodyNotEchoed(t *testing.T) {
+	const secret = "sk_live_LEAKED_51HxYz"
+	cases := []struct {
+		name, path   string
+		status       int
+		body         string
+		wantStatus   int
+		wantCode     string
+		wantInAnswer string
+	}{
+		{name: "token refused with a known code", path: "/token", status: 400,
+			body:       `{"error":"invalid_grant","error_description":"` + secret + `"}`,
+			wantStatus: 400, wantCode: "invalid_credentials", wantInAnswer: "HTTP 400, invalid_grant"},
+		{name: "token refused with an unknown code", path: "/token", status: 401,
+			body:       `{"error":"` + secret + `"}`,
+			wantStatus: 400, wantCode: "invalid_credentials", wantInAnswer: "HTTP 401"},
+		{name: "API forbidden", path: "/admin", status: 403,
+			body:       `{"error":{"code":403,"message":"` + secret + `"}}`,
+			wantStatus: 400, wantCode: "invalid_credentials", wantInAnswer: "HTTP 403 to list users"},
+		{name: "API failing", path: "/admin", status: 500,
+			body:       `<html>` + secret + `</html>`,
+			wantStatus: 503, wantCode: "google_unavailable", wantInAnswer: "list users: HTTP 500"},
+	}
+	for _, b := range storetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			fake := &fakeGoogle{members: map[string][]map[string]any{}}
+			gs := httptest.NewServer(fake)
+			defer gs.Close()
+			srv := apptest.Start(t, b.Name, func(c *config.Config) { c.GoogleAPIBaseURL = gs.URL; c.DirectorySyncInterval = time.Hour })
+			var org struct{ ID string }
+			srv.JSON(t, "POST", "/organizations", map[string]any{"name": "Acme"}, 201, &org)
+			var dir struct{ ID string }
+			srv.JSON(t, "POST", "/directories", map[string]any{"organization_id": org.ID, "type": "gsuite directory",
+				"google": map[string]any{"credentials_json": serviceAccountKey(t, gs.URL+"/token"), "admin_email": "admin@acme.test"}}, 201, &dir)
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					fake.mu.Lock()
+					fake.refuse.path, fake.refuse.status, fake.refuse.body = c.path, c.status, c.body
+					fake.mu.Unlock()
+					res := srv.Do(t, "POST", "/directories/"+dir.ID+"/sync", nil)
+					body, _ := io.ReadAll(res.Body)
+					res.Body.Close()
+					var e struct{ Code, Message string }
+					json.Unmarshal(body, &e)
+					if res.StatusCode != c.wantStatus || e.Code != c.wantCode || !strings.Contains(e.Message, c.wantInAnswer) {
+						t.Errorf("answer %d %s, want %d %s with %q", res.StatusCode, body, c.wantStatus, c.wantCode, c.wantInAnswer)
+					}
+					res = srv.Do(t, "GET", "/directories/"+dir.ID, nil)
+					shown, _ := io.ReadAll(res.Body)
+					res.Body.Close()
+					for what, b := range map[string][]byte{"sync answer": body, "directory": shown} {
+						if bytes.Contains(b, []byte("LEAKED")) {
+							t.Errorf("%s echoes the refusal's body: %s", what, b)
+						}
+					}
+				})
 			}
 		})
 	}

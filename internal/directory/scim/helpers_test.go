@@ -10,17 +10,10 @@ import (
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse/internal/app/apptest"
-	"github.com/gatehouse-dev/gatehouse/internal/store/storetest"
 )
 
 // backends lists the backends the tests run on.
-func backends(t *testing.T) []string {
-	var out []string
-	for _, b := range storetest.Backends(t) {
-		out = append(out, b.Name)
-	}
-	return out
-}
+func backends(t *testing.T) []string { return apptest.Backends(t) }
 
 // env is a running node with one organization.
 type env struct {
@@ -41,22 +34,7 @@ func newEnv(t testing.TB, backend string) *env {
 // api calls the management API and decodes the answer into out.
 func (e *env) api(method, path string, body any, want int, out any) {
 	e.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	res := e.srv.Do(e.t, method, path, rd)
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	if res.StatusCode != want {
-		e.t.Fatalf("%s %s: status %d, want %d: %s", method, path, res.StatusCode, want, b)
-	}
-	if out != nil && len(b) > 0 {
-		if err := json.Unmarshal(b, out); err != nil {
-			e.t.Fatalf("%s %s: decode %s: %v", method, path, b, err)
-		}
-	}
+	e.srv.JSON(e.t, method, path, body, want, out)
 }
 
 // directory is a SCIM directory with a token.

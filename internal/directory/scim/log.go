@@ -22,8 +22,8 @@ const (
 	retentionPeriod = time.Hour
 )
 
-// RequestLog keeps every SCIM request of every directory for the portal's
-// troubleshooting view. Entries are buffered briefly and written in
+// RequestLog keeps every SCIM request of every directory for
+// troubleshooting (GET /directories/{id}/scim_requests). Entries are buffered briefly and written in
 // batches, so logging does not double the write transactions of a
 // provisioning burst (SQLite has one writer). A crash loses at most the
 // last flush interval of log entries, never directory data.

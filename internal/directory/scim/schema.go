@@ -44,6 +44,12 @@ func ref(name string, types ...string) Attribute {
 	return Attribute{Name: name, Type: "reference", Mutability: "readWrite", Returned: "default", Uniqueness: "none", CaseExact: true, RefTypes: types}
 }
 
+// canonical sets the values an attribute takes (RFC 7643 §2.3.1).
+func canonical(a Attribute, values ...string) Attribute {
+	a.Canonical = values
+	return a
+}
+
 func complexAttr(name string, multi bool, subs ...Attribute) Attribute {
 	return Attribute{Name: name, Type: "complex", MultiValued: multi, Mutability: "readWrite", Returned: "default", Uniqueness: "none", SubAttrs: subs}
 }
@@ -73,7 +79,9 @@ var userAttrs = []Attribute{
 	complexAttr("addresses", true, str("formatted"), str("streetAddress"), str("locality"), str("region"),
 		str("postalCode"), str("country"), str("type"), boolean("primary")),
 	func() Attribute {
-		a := complexAttr("groups", true, str("value"), ref("$ref", "User", "Group"), str("display"), str("type"))
+		// Every group a user is listed in holds the user directly (Google's
+		// nested groups are flattened), so "direct" is the one type served.
+		a := complexAttr("groups", true, str("value"), ref("$ref", "Group"), str("display"), canonical(str("type"), "direct"))
 		a.Mutability = "readOnly"
 		for i := range a.SubAttrs {
 			a.SubAttrs[i].Mutability = "readOnly"
@@ -93,7 +101,9 @@ var enterpriseAttrs = []Attribute{
 	}()),
 }
 
-// groupAttrs is the core Group schema (RFC 7643 §4.2).
+// groupAttrs is the core Group schema (RFC 7643 §4.2). Members are users
+// only: nested groups are refused (membersOf), so "Group" is not offered
+// as a member type (RFC 7643 §8.7.1 lists "User" and "Group").
 var groupAttrs = []Attribute{
 	func() Attribute {
 		a := str("displayName")
@@ -104,7 +114,7 @@ var groupAttrs = []Attribute{
 		a := str("value")
 		a.Mutability = "immutable"
 		return a
-	}(), ref("$ref", "User", "Group"), str("display"), str("type")),
+	}(), ref("$ref", "User"), str("display"), canonical(str("type"), "User")),
 }
 
 // commonAttrs are on every resource (RFC 7643 §3.1).

@@ -85,7 +85,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	dirID := r.PathValue("dir")
 	rec := &recorder{ResponseWriter: w}
-	body, readErr := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	var body []byte
 	var failure *Error
 	known := false
 	func() {
@@ -102,10 +102,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 		}()
-		if readErr != nil {
-			failure = writeError(rec, r, badRequest(TypeInvalidSyntax, "Could not read the request body."))
-			return
-		}
+		// Authenticate before reading the body: a stranger must not make
+		// the server buffer up to MaxBodyBytes per request.
 		tok, ok := api.BearerToken(r)
 		if !ok {
 			failure = writeError(rec, r, &Error{Status: http.StatusUnauthorized, Detail: "Send the directory's bearer token as 'Authorization: Bearer …'."})
@@ -117,6 +115,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		known = true
+		var readErr error
+		if body, readErr = io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1)); readErr != nil {
+			failure = writeError(rec, r, badRequest(TypeInvalidSyntax, "Could not read the request body."))
+			return
+		}
 		if len(body) > MaxBodyBytes {
 			failure = writeError(rec, r, &Error{Status: http.StatusRequestEntityTooLarge, SCIMType: TypeTooMany,
 				Detail: fmt.Sprintf("The request body is larger than %d bytes.", MaxBodyBytes)})
@@ -502,6 +505,9 @@ func membersOf(v any) ([]string, error) {
 		s, ok := o[k].(string)
 		if !ok || s == "" {
 			return nil, badRequest(TypeInvalidValue, "A member's value must be a non-empty string.")
+		}
+		if k, ok := lookup(o, "type"); ok && !strings.EqualFold(fmt.Sprint(o[k]), "User") {
+			return nil, badRequest(TypeInvalidValue, "Nested groups are not supported: member %q has type %v; a member must be a user (type \"User\").", s, o[k])
 		}
 		ids = append(ids, s)
 	}

@@ -1,7 +1,7 @@
 // Package failure is the catalogue of reasons an SSO login can fail: a
 // stable code recorded on authentication.sso_failed events (error.code),
-// with a plain-language explanation and the fix, which the Admin Portal
-// shows in its diagnostics. The SAML and OIDC packages return *Error so
+// with a plain-language explanation and the fix, which the sign-in error
+// page and the event show. The SAML and OIDC packages return *Error so
 // that every rejection carries one of these codes.
 package failure
 
@@ -53,7 +53,7 @@ const (
 	UserinfoMismatch    Code = "userinfo_subject_mismatch"
 )
 
-// Reason is what the portal shows for a code.
+// Reason is what an admin is shown for a code.
 type Reason struct {
 	Title       string // one line, shown first
 	Explanation string // what happened, in plain language
@@ -132,7 +132,7 @@ var Catalogue = map[Code]Reason{
 		"The response or token is past its validity window.",
 		"Check that the clocks of the identity provider and Gatehouse are correct, then sign in again."},
 	ResponseNotYetValid: {"The response is not valid yet",
-		"The response's NotBefore is in the future.",
+		"The SAML response's NotBefore, or the OIDC ID token's iat or nbf, is in the future (beyond the allowed clock skew of 60 seconds).",
 		"Check that the clocks of the identity provider and Gatehouse are synchronised (NTP)."},
 	InResponseTo: {"The response answers another request",
 		"The response's InResponseTo does not match the sign-in request Gatehouse sent.",

@@ -2,9 +2,9 @@
 // github.com/coreos/go-oidc/v3 and golang.org/x/oauth2: discovery, the
 // authorization code flow with PKCE (S256), state and nonce checked by us
 // (go-oidc does not check the nonce), ID token iss/aud/exp/alg checks with
-// an explicit allow-list of asymmetric algorithms, the RFC 9207 iss
-// parameter, and userinfo merged into the claims. Failures are
-// *failure.Error with typed codes.
+// an explicit allow-list of asymmetric algorithms, iat not in the future,
+// the RFC 9207 iss parameter, and userinfo merged into the claims. Failures
+// are *failure.Error with typed codes.
 package oidc
 
 import (
@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -32,6 +33,11 @@ var signingAlgs = []string{
 	gooidc.ES256, gooidc.ES384, gooidc.ES512,
 	gooidc.PS256, gooidc.PS384, gooidc.PS512, gooidc.EdDSA,
 }
+
+// ClockSkew is how far ahead of our clock an ID token's iat may be, as
+// SAML's NotBefore (saml.MaxClockSkew): more means the provider's clock is
+// wrong or the token was minted for later use, so it is refused.
+const ClockSkew = 60 * time.Second
 
 // discoveryTTL is how long a provider's discovery document is reused.
 const discoveryTTL = 10 * time.Minute
@@ -84,11 +90,7 @@ func (c *Client) Discover(ctx context.Context, issuer string) (*Provider, error)
 	pctx := gooidc.ClientContext(context.WithoutCancel(ctx), c.HTTP)
 	gp, err := gooidc.NewProvider(pctx, issuer)
 	if err != nil {
-		code := failure.IdPUnreachable
-		if strings.Contains(err.Error(), "issuer did not match") {
-			code = failure.IssuerMismatch
-		}
-		return nil, &failure.Error{Code: code, Detail: "OIDC discovery failed", Err: err}
+		return nil, discoveryFailure(err)
 	}
 	var extra struct {
 		IssParam bool `json:"authorization_response_iss_parameter_supported"`
@@ -192,6 +194,11 @@ func (c *Client) Callback(ctx context.Context, cfg Config, q url.Values, nonce, 
 	if err != nil {
 		return nil, classifyVerify(err)
 	}
+	// go-oidc checks exp and nbf but not iat.
+	if idt.IssuedAt.After(time.Now().Add(ClockSkew)) {
+		return nil, failure.Newf(failure.ResponseNotYetValid, "the ID token was issued at %s, more than %s in the future",
+			idt.IssuedAt.UTC().Format(time.RFC3339), ClockSkew)
+	}
 	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 || nonce == "" {
 		return nil, failure.Newf(failure.NonceMismatch, "")
 	}
@@ -230,6 +237,30 @@ func (c *Client) Callback(ctx context.Context, cfg Config, q url.Values, nonce, 
 		}
 	}
 	return &Identity{Subject: idt.Subject, Claims: claims}, nil
+}
+
+// statusPrefix matches go-oidc's discovery error for a non-200 answer,
+// "<status>: <body>".
+var statusPrefix = regexp.MustCompile(`^([1-5][0-9]{2}(?: [A-Za-z ]+)?): `)
+
+// discoveryFailure types a failed discovery. Its detail, shown on the
+// connection, never carries the provider's answer body (go-oidc puts it in
+// its error): only the HTTP status, or our own transport error.
+func discoveryFailure(err error) *failure.Error {
+	msg := err.Error()
+	var ue *url.Error
+	switch m := statusPrefix.FindStringSubmatch(msg); {
+	case strings.Contains(msg, "issuer did not match"):
+		return &failure.Error{Code: failure.IssuerMismatch, Err: errors.New("the discovery document names another issuer"),
+			Detail: "OIDC discovery failed: the discovery document names another issuer than the connection's"}
+	case errors.As(err, &ue):
+		return &failure.Error{Code: failure.IdPUnreachable, Detail: "OIDC discovery failed: " + ue.Err.Error(), Err: err}
+	case m != nil:
+		return &failure.Error{Code: failure.IdPUnreachable, Detail: "OIDC discovery failed: the provider answered HTTP " + m[1],
+			Err: errors.New("discovery answered " + m[1])}
+	}
+	return &failure.Error{Code: failure.IdPUnreachable, Detail: "OIDC discovery failed: the discovery document could not be read",
+		Err: errors.New("unreadable discovery document")}
 }
 
 // classifyVerify maps a go-oidc verification error to a typed failure.

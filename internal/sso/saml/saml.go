@@ -2,8 +2,9 @@
 // github.com/crewjam/saml: a ServiceProvider is made per connection per
 // request from stored configuration (no SP state lives in memory), SP
 // metadata is rendered from it, AuthnRequests go out with the HTTP-Redirect
-// binding and responses come back to the ACS with HTTP-POST. Validation is
-// strict and every rejection is a *failure.Error with a typed code.
+// binding (or HTTP-POST when the IdP asks for it) and responses come back
+// to the ACS with HTTP-POST. Validation is strict and every rejection is a
+// *failure.Error with a typed code.
 package saml
 
 import (

@@ -4,13 +4,19 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 )
+
+// ErrMigrationOrder is returned (wrapped) when a pending migration is
+// numbered below one the database has already applied.
+var ErrMigrationOrder = errors.New("migrations out of order")
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
@@ -53,13 +59,23 @@ func Migrations(d Dialect) ([]Migration, error) {
 	return out, nil
 }
 
-// Migrate applies every migration not yet applied, each in its own
-// transaction, under a lock so that nodes starting together apply each once.
+// Migrate applies every embedded migration not yet applied (see Apply).
 func Migrate(ctx context.Context, db *sql.DB, d Dialect) (applied int, err error) {
 	ms, err := Migrations(d)
 	if err != nil {
 		return 0, err
 	}
+	return Apply(ctx, db, d, ms)
+}
+
+// Apply applies the migrations of ms not yet applied, in version order,
+// each in its own transaction, under a lock so that nodes starting together
+// apply each once. A pending migration numbered below the highest applied
+// one is refused before anything runs: it would run first on a fresh
+// database and last on this one, so the two would end in different schemas.
+func Apply(ctx context.Context, db *sql.DB, d Dialect, ms []Migration) (applied int, err error) {
+	ms = slices.Clone(ms)
+	slices.SortFunc(ms, func(a, b Migration) int { return a.Version - b.Version })
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("migrate: %w", err)
@@ -75,19 +91,33 @@ func Migrate(ctx context.Context, db *sql.DB, d Dialect) (applied int, err error
 		return 0, fmt.Errorf("migrate: create schema_migrations: %w", err)
 	}
 	done := map[int]bool{}
-	rows, err := conn.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	var last Migration // the highest applied
+	rows, err := conn.QueryContext(ctx, `SELECT version, name FROM schema_migrations`)
 	if err != nil {
 		return 0, fmt.Errorf("migrate: read versions: %w", err)
 	}
 	for rows.Next() {
-		var v int
-		if err := rows.Scan(&v); err != nil {
+		var m Migration
+		if err := rows.Scan(&m.Version, &m.Name); err != nil {
 			rows.Close()
 			return 0, fmt.Errorf("migrate: read versions: %w", err)
 		}
-		done[v] = true
+		done[m.Version] = true
+		if m.Version > last.Version {
+			last = m
+		}
 	}
 	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("migrate: read versions: %w", err)
+	}
+	for _, m := range ms {
+		if !done[m.Version] && m.Version < last.Version {
+			return 0, fmt.Errorf("%w: %04d_%s is pending but the database already has %04d_%s; "+
+				"a migration must be numbered above every released one (renumber it, or restore a database from before %04d)",
+				ErrMigrationOrder, m.Version, m.Name, last.Version, last.Name, last.Version)
+		}
+	}
 	for _, m := range ms {
 		if done[m.Version] {
 			continue
