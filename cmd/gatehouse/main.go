@@ -26,6 +26,7 @@ Usage:
   gatehouse serve   [flags]   run the server
   gatehouse migrate [flags]   apply database migrations and exit
   gatehouse keys create [flags]   create an API key and print it once
+  gatehouse keys reseal [flags]   seal stored secrets again under the first GATEHOUSE_SECRET_KEY
   gatehouse version           print the version
 
 Run "gatehouse <command> -h" for a command's flags. Every flag also reads a GATEHOUSE_* variable.
@@ -52,10 +53,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "migrate":
 		return migrate(ctx, rest, stdout, stderr)
 	case "keys":
-		if len(rest) == 0 || rest[0] != "create" {
-			return fmt.Errorf("usage: gatehouse keys create [flags]")
+		switch {
+		case len(rest) > 0 && rest[0] == "create":
+			return createKey(ctx, rest[1:], stdout, stderr)
+		case len(rest) > 0 && rest[0] == "reseal":
+			return resealKeys(ctx, rest[1:], stdout, stderr)
 		}
-		return createKey(ctx, rest[1:], stdout, stderr)
+		return fmt.Errorf("usage: gatehouse keys create|reseal [flags]")
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "gatehouse", version)
 		return nil

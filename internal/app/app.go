@@ -83,17 +83,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 
 func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.Store) (*App, error) {
 	a := &App{Config: cfg, Log: log, Store: st}
-	var key []byte
+	var keys [][]byte
 	var err error
 	if cfg.SecretKey != "" {
-		key, err = secrets.ParseKey(cfg.SecretKey)
+		keys, err = secrets.ParseKeys(cfg.SecretKey)
 	} else {
+		var key []byte
 		key, err = secrets.LoadOrCreateKeyFile(cfg.DataDir)
+		keys = [][]byte{key}
 	}
 	if err != nil {
 		return nil, err
 	}
-	if a.Sealer, err = secrets.NewSealer(key); err != nil {
+	if a.Sealer, err = secrets.NewSealer(keys...); err != nil {
 		return nil, err
 	}
 	if cfg.APIKey != "" {
@@ -165,6 +167,29 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 		a.AuditLogs.Run,
 	)
 	return a, nil
+}
+
+// Reseal seals every stored secret that is not yet under the first master
+// key again under it (after GATEHOUSE_SECRET_KEY gained a new first key),
+// reporting each feature's count. It is resumable and safe while other
+// nodes run: see sso.Service.Reseal.
+func (a *App) Reseal(ctx context.Context, report func(what string, n int)) error {
+	for _, r := range []struct {
+		what string
+		fn   func(context.Context) (int, error)
+	}{
+		{"SSO connection secrets", a.SSO.Reseal},
+		{"Google Workspace settings", a.Directories.Reseal},
+	} {
+		n, err := r.fn(ctx)
+		if report != nil {
+			report(r.what, n)
+		}
+		if err != nil {
+			return fmt.Errorf("reseal %s: %w", r.what, err)
+		}
+	}
+	return nil
 }
 
 // Routes lists the node's registered routes.

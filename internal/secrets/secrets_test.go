@@ -127,3 +127,66 @@ func TestToken(t *testing.T) {
 		t.Fatalf("Token(32) = %q, %q (%v)", a, b, err)
 	}
 }
+
+// TestRotation: values sealed with an old key open while both keys are
+// configured, Reseal moves them to the new key, and after the old key is
+// dropped only resealed values open.
+func TestRotation(t *testing.T) {
+	a, b := bytes.Repeat([]byte{1}, KeySize), bytes.Repeat([]byte{2}, KeySize)
+	oldOnly, _ := NewSealer(a)
+	both, err := NewSealer(b, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newOnly, _ := NewSealer(b)
+	sealed := oldOnly.Seal([]byte("s3cret"), "conn_1/x")
+	if !strings.HasPrefix(sealed, "v2:"+KeyID(a)+":") {
+		t.Fatalf("sealed value does not name its key: %s", sealed)
+	}
+	if pt, err := both.Open(sealed, "conn_1/x"); err != nil || string(pt) != "s3cret" {
+		t.Fatalf("both keys: %q, %v", pt, err)
+	}
+	if both.Current(sealed) {
+		t.Error("a value sealed with the old key counts as current")
+	}
+	_, err = newOnly.Open(sealed, "conn_1/x")
+	if err == nil || !strings.Contains(err.Error(), KeyID(a)) {
+		t.Errorf("without the old key: %v, want an error naming key %s", err, KeyID(a))
+	}
+	resealed, err := both.Reseal(sealed, "conn_1/x")
+	if err != nil || !both.Current(resealed) {
+		t.Fatalf("reseal: %s, %v", resealed, err)
+	}
+	if again, _ := both.Reseal(resealed, "conn_1/x"); again != resealed {
+		t.Error("resealing a current value changed it")
+	}
+	if pt, err := newOnly.Open(resealed, "conn_1/x"); err != nil || string(pt) != "s3cret" {
+		t.Errorf("new key alone: %q, %v", pt, err)
+	}
+	if _, err := both.Reseal(sealed, "conn_2/x"); err == nil {
+		t.Error("resealed under the wrong label")
+	}
+	// A value from before key IDs (v1) opens by trying every key.
+	k := oldOnly.keys[0]
+	nonce := make([]byte, k.aead.NonceSize())
+	v1 := "v1:" + base64.RawStdEncoding.EncodeToString(k.aead.Seal(nonce, nonce, []byte("legacy"), []byte("l")))
+	if pt, err := both.Open(v1, "l"); err != nil || string(pt) != "legacy" {
+		t.Errorf("v1 value: %q, %v", pt, err)
+	}
+	if _, err := NewSealer(a, a); err == nil {
+		t.Error("the same key twice was accepted")
+	}
+}
+
+func TestParseKeys(t *testing.T) {
+	a, b := hex.EncodeToString(bytes.Repeat([]byte{1}, KeySize)), base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{2}, KeySize))
+	keys, err := ParseKeys(a + ", " + b)
+	if err != nil || len(keys) != 2 || keys[1][0] != 2 {
+		t.Fatalf("ParseKeys = %v, %v", keys, err)
+	}
+	for _, bad := range []string{"", a + ",", a + ",short"} {
+		if _, err := ParseKeys(bad); err == nil {
+			t.Errorf("ParseKeys(%q) accepted", bad)
+		}
+	}
+}

@@ -41,6 +41,7 @@ type Queries interface {
 	SSO
 	Directories
 	AuditLogs
+	Secrets
 }
 
 // Order is a list's sort direction by ID (that is, by creation time).

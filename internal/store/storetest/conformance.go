@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 		{"settings keep the first value", testSettings},
 		{"deadlock victims are retried", testDeadlockRetry},
 		{"audit logs", testAuditLogs},
+		{"sealed values are swapped in place", testReplaceSealed},
 		{"certificate retirement", testCertificateRetirement},
 	}
 	for _, tc := range tests {
