@@ -35,7 +35,7 @@ type suiteTest struct {
 
 // suite returns every conformance test, aggregate by aggregate.
 func suite() []suiteTest {
-	return slices.Concat(storeTests, foundationTests, organizationTests, eventTests, ssoTests)
+	return slices.Concat(storeTests, foundationTests, organizationTests, eventTests, ssoTests, directoryTests)
 }
 
 // Run is the conformance suite: every backend must pass it unchanged. Each
