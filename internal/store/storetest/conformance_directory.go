@@ -224,28 +224,10 @@ func testClaimDueDirectorySyncs(t *testing.T, s store.Store) {
 	due1, due2 := mk("due1", t0.Add(-2*time.Minute)), mk("due2", t0)
 	mk("later", t0.Add(time.Minute))
 	mk("never", time.Time{})
-	next := t0.Add(time.Hour)
-	first, err := s.ClaimDueDirectorySyncs(ctx, t0, next, 1)
-	mustNil(t, err)
-	if len(first) != 1 || first[0].ID != due1.ID || !first[0].NextSyncAt.Equal(next) || first[0].Name != "due1" {
-		t.Fatalf("claim with limit 1: %+v", first)
-	}
-	var mu sync.Mutex
-	var claimed []string
-	wins := race(t, 4, func() (bool, error) {
-		ds, err := s.ClaimDueDirectorySyncs(ctx, t0, next, 10)
-		mu.Lock()
-		claimed = append(claimed, dirIDs(ds)...)
-		mu.Unlock()
-		return len(ds) > 0, err
-	})
-	if wins != 1 {
-		t.Errorf("%d callers claimed something, want 1", wins)
-	}
-	equal(t, "claimed once (due at now included)", claimed, []string{due2.ID})
-	if got, _ := s.GetDirectory(ctx, due2.ID); !got.NextSyncAt.Equal(next) {
-		t.Errorf("stored next sync = %v, want %v", got.NextSyncAt, next)
-	}
+	checkClaim(t, due1.ID, due2.ID, t0.Add(time.Hour), func(limit int) ([]string, []time.Time, error) {
+		ds, err := s.ClaimDueDirectorySyncs(ctx, t0, t0.Add(time.Hour), limit)
+		return dirIDs(ds), ids(ds, func(d store.Directory) time.Time { return d.NextSyncAt }), err
+	}, func(id string) time.Time { d, _ := s.GetDirectory(ctx, id); return d.NextSyncAt })
 }
 
 func testDirectorySyncLease(t *testing.T, s store.Store) {

@@ -169,31 +169,10 @@ func testClaimDueMetadataRefresh(t *testing.T, s store.Store) {
 	due1, due2 := mk("due1", t0.Add(-2*time.Minute)), mk("due2", t0)
 	mk("later", t0.Add(time.Minute))
 	mk("never", time.Time{})
-	next := t0.Add(time.Hour)
-	first, err := s.ClaimDueMetadataRefresh(ctx, t0, next, 1)
-	mustNil(t, err)
-	if len(first) != 1 || first[0].ID != due1.ID || !first[0].NextRefreshAt.Equal(next) || first[0].SAML.IdPEntityID != due1.SAML.IdPEntityID {
-		t.Fatalf("claim with limit 1: %+v", first)
-	}
-	var mu sync.Mutex
-	var claimed []string
-	wins := race(t, 4, func() (bool, error) {
-		cs, err := s.ClaimDueMetadataRefresh(ctx, t0, next, 10)
-		mu.Lock()
-		claimed = append(claimed, connIDs(cs)...)
-		mu.Unlock()
-		return len(cs) > 0, err
-	})
-	if wins != 1 {
-		t.Errorf("%d callers claimed something, want 1", wins)
-	}
-	equal(t, "claimed once (due at now included)", claimed, []string{due2.ID})
-	if got, _ := s.GetConnection(ctx, due2.ID); !got.NextRefreshAt.Equal(next) {
-		t.Errorf("stored next refresh = %v, want %v", got.NextRefreshAt, next)
-	}
-	if cs, _ := s.ClaimDueMetadataRefresh(ctx, t0, next, 10); len(cs) != 0 {
-		t.Errorf("claimed again: %d", len(cs))
-	}
+	checkClaim(t, due1.ID, due2.ID, t0.Add(time.Hour), func(limit int) ([]string, []time.Time, error) {
+		cs, err := s.ClaimDueMetadataRefresh(ctx, t0, t0.Add(time.Hour), limit)
+		return connIDs(cs), ids(cs, func(c store.Connection) time.Time { return c.NextRefreshAt }), err
+	}, func(id string) time.Time { c, _ := s.GetConnection(ctx, id); return c.NextRefreshAt })
 }
 
 func newCert(connID, fp, source string, notAfter time.Time) store.Certificate {
