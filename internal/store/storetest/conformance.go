@@ -166,8 +166,8 @@ func ids[T, V any](items []T, field func(T) V) []V {
 	return out
 }
 
-// checkPages walks list (a WorkOS-style list of n items whose IDs, oldest
-// first, are want) in pages of 2 in both orders, forwards by after and back
+// checkPages walks list, a WorkOS-style list whose items' IDs, oldest
+// first, are want, in pages of 2 in both orders, forwards by after and back
 // by before, and checks every page and cursor.
 func checkPages(t *testing.T, what string, want []string, list func(p store.Page) ([]string, store.PageInfo, error)) {
 	t.Helper()
@@ -214,7 +214,7 @@ func checkPages(t *testing.T, what string, want []string, list func(p store.Page
 	// The default order is newest first, 10 to a page.
 	page, _, err := list(store.Page{})
 	mustNil(t, err)
-	if len(want) > 0 && (len(page) == 0 || page[0] != want[len(want)-1]) {
+	if len(page) == 0 || page[0] != want[len(want)-1] {
 		t.Errorf("%s: default order does not start with the newest: %v", what, page)
 	}
 }
