@@ -207,66 +207,112 @@ type SCIMRequest struct {
 // Directories stores directories, their tokens, users, groups, memberships
 // and the SCIM request log.
 type Directories interface {
+	// CreateDirectory inserts d; ErrConflict if its ID is taken.
 	CreateDirectory(ctx context.Context, d Directory) error
+	// UpdateDirectory writes d but its organization, type, external key
+	// and CreatedAt; ErrNotFound if it does not exist.
 	UpdateDirectory(ctx context.Context, d Directory) error
+	// DeleteDirectory deletes a directory with its tokens, users, groups,
+	// memberships and request log; ErrNotFound if it does not exist.
 	DeleteDirectory(ctx context.Context, id string) error
 	GetDirectory(ctx context.Context, id string) (Directory, error)
+	// ListDirectories returns one page, ordered by ID.
 	ListDirectories(ctx context.Context, f DirectoryFilter, p Page) ([]Directory, PageInfo, error)
+	// CountDirectory counts a directory's users and groups (all zero for
+	// an unknown directory).
 	CountDirectory(ctx context.Context, id string) (DirectoryCounts, error)
 	// ActivateDirectory marks a directory linked if it is not yet, and
 	// reports whether this call did it (so dsync.activated is sent once).
+	// ActivatedAt is set by the first activation only.
 	ActivateDirectory(ctx context.Context, id string, now time.Time) (bool, error)
 	// ClaimDueDirectorySyncs returns up to limit directories whose
-	// NextSyncAt has passed and moves it to next, so one node runs each pull.
+	// NextSyncAt has come (most overdue first) and moves it to next, so one
+	// node runs each pull.
 	ClaimDueDirectorySyncs(ctx context.Context, now, next time.Time, limit int) ([]Directory, error)
 	// LeaseDirectorySync takes the directory's pull lease until the given
-	// time, and reports false if another pull holds an unexpired one.
+	// time, and reports false if another pull holds one that lasts past now
+	// (or the directory does not exist).
 	LeaseDirectorySync(ctx context.Context, id string, now, until time.Time) (bool, error)
 	// ReleaseDirectorySync ends the pull lease.
 	ReleaseDirectorySync(ctx context.Context, id string) error
 
+	// CreateDirectoryToken inserts t; ErrConflict if its ID or hash is taken.
 	CreateDirectoryToken(ctx context.Context, t DirectoryToken) error
+	// DeleteDirectoryToken deletes and returns a directory's token;
+	// ErrNotFound if the directory has no token with that ID.
 	DeleteDirectoryToken(ctx context.Context, directoryID, id string) (DirectoryToken, error)
+	// ListDirectoryTokens returns a directory's tokens, oldest first.
 	ListDirectoryTokens(ctx context.Context, directoryID string) ([]DirectoryToken, error)
 	// DirectoryByTokenHash returns a token and its directory in one read
-	// (every SCIM request authenticates).
+	// (every SCIM request authenticates); ErrNotFound if none.
 	DirectoryByTokenHash(ctx context.Context, hash []byte) (DirectoryToken, Directory, error)
+	// TouchDirectoryToken records a token's last use; an unknown ID is ignored.
 	TouchDirectoryToken(ctx context.Context, id string, now time.Time) error
 
 	// CreateDirectoryUser inserts u; ErrConflict if its userName (case
 	// insensitive) is taken in the directory.
 	CreateDirectoryUser(ctx context.Context, u DirectoryUser) error
+	// UpdateDirectoryUser writes u, emails included, but its organization
+	// and CreatedAt; ErrNotFound if u.DirectoryID has no user u.ID,
+	// ErrConflict if the new userName is taken.
 	UpdateDirectoryUser(ctx context.Context, u DirectoryUser) error
+	// DeleteDirectoryUser deletes a directory's user with its emails and
+	// memberships; ErrNotFound if the directory has no such user.
 	DeleteDirectoryUser(ctx context.Context, directoryID, id string) error
 	// GetDirectoryUser reads a user of a directory; empty directoryID reads
 	// any. forUpdate locks the row until the transaction ends.
 	GetDirectoryUser(ctx context.Context, directoryID, id string, forUpdate bool) (DirectoryUser, error)
+	// GetDirectoryUsers returns the directory's users among ids, ordered
+	// by ID; the others are skipped.
 	GetDirectoryUsers(ctx context.Context, directoryID string, ids []string) ([]DirectoryUser, error)
+	// DirectoryUserByIdPID finds a directory's user by IdP ID; ErrNotFound
+	// if none.
 	DirectoryUserByIdPID(ctx context.Context, directoryID, idpID string) (DirectoryUser, error)
+	// QueryDirectoryUsers returns a SCIM page (ordered by ID) and the total
+	// number of matches; Count 0 returns the total only. A filter with an
+	// unknown field or operator is an error.
 	QueryDirectoryUsers(ctx context.Context, q UserQuery) ([]DirectoryUser, int, error)
+	// ListDirectoryUsers returns one page, ordered by ID; Email matches any
+	// of a user's addresses, ignoring case.
 	ListDirectoryUsers(ctx context.Context, f DirectoryUserFilter, p Page) ([]DirectoryUser, PageInfo, error)
 	// AllDirectoryUserIDs maps every user's IdP ID to its Gatehouse ID.
 	AllDirectoryUserIDs(ctx context.Context, directoryID string) (map[string]string, error)
 
+	// CreateDirectoryGroup inserts g; ErrConflict if its ID is taken.
 	CreateDirectoryGroup(ctx context.Context, g DirectoryGroup) error
+	// UpdateDirectoryGroup writes g but its organization and CreatedAt;
+	// ErrNotFound if g.DirectoryID has no group g.ID.
 	UpdateDirectoryGroup(ctx context.Context, g DirectoryGroup) error
+	// DeleteDirectoryGroup deletes a directory's group with its
+	// memberships; ErrNotFound if the directory has no such group.
 	DeleteDirectoryGroup(ctx context.Context, directoryID, id string) error
+	// GetDirectoryGroup reads a group as GetDirectoryUser reads a user.
 	GetDirectoryGroup(ctx context.Context, directoryID, id string, forUpdate bool) (DirectoryGroup, error)
+	// QueryDirectoryGroups is QueryDirectoryUsers for groups.
 	QueryDirectoryGroups(ctx context.Context, q GroupQuery) ([]DirectoryGroup, int, error)
+	// ListDirectoryGroups returns one page, ordered by ID.
 	ListDirectoryGroups(ctx context.Context, f DirectoryGroupFilter, p Page) ([]DirectoryGroup, PageInfo, error)
+	// AllDirectoryGroupIDs maps every group's IdP ID to its Gatehouse ID.
 	AllDirectoryGroupIDs(ctx context.Context, directoryID string) (map[string]string, error)
 
-	// AddMember adds a user to a group and reports whether it was new.
+	// AddMember adds a user to a group and reports whether it was new;
+	// ErrNotFound if the group or the user is not in the directory.
 	AddMember(ctx context.Context, directoryID, groupID, userID string, now time.Time) (bool, error)
 	// RemoveMember reports whether the membership existed.
 	RemoveMember(ctx context.Context, groupID, userID string) (bool, error)
-	// GroupMembers returns the members of the groups, in join order.
+	// GroupMembers returns the members of the groups, by group ID and
+	// within a group in join order.
 	GroupMembers(ctx context.Context, groupIDs []string) ([]Member, error)
-	// UserGroups maps each user to its groups.
+	// UserGroups maps each user to its groups, ordered by ID; users in no
+	// group are left out.
 	UserGroups(ctx context.Context, userIDs []string) (map[string][]DirectoryGroup, error)
 
-	// AppendSCIMRequests stores log entries.
+	// AppendSCIMRequests stores log entries; ErrConflict if an ID is taken
+	// (and then none is stored).
 	AppendSCIMRequests(ctx context.Context, rs []SCIMRequest) error
+	// ListSCIMRequests returns one page of a directory's log, ordered by ID.
 	ListSCIMRequests(ctx context.Context, directoryID string, p Page) ([]SCIMRequest, PageInfo, error)
+	// DeleteSCIMRequestsBefore drops entries created before t, in every
+	// directory.
 	DeleteSCIMRequestsBefore(ctx context.Context, t time.Time) error
 }

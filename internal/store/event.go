@@ -29,11 +29,14 @@ type EventFilter struct {
 
 // Events is the transactional outbox.
 type Events interface {
-	// AppendEvent adds e. Called in the transaction of the change it
-	// reports; readers never see a later Seq commit before an earlier one.
+	// AppendEvent adds e; ErrConflict if its ID is taken. Called in the
+	// transaction of the change it reports (InTx); readers never see a
+	// later Seq commit before an earlier one. Outside a transaction
+	// PostgreSQL cannot keep that promise.
 	AppendEvent(ctx context.Context, e Event) error
 	// ListEvents returns up to limit events in Seq order (ascending unless
-	// desc), after f.AfterSeq.
+	// desc), after f.AfterSeq (before it when desc). The range bounds are
+	// inclusive.
 	ListEvents(ctx context.Context, f EventFilter, limit int, desc bool) ([]Event, error)
 	GetEvent(ctx context.Context, id string) (Event, error)
 }

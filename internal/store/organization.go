@@ -26,11 +26,20 @@ type OrganizationFilter struct {
 
 // Organizations stores organizations.
 type Organizations interface {
+	// CreateOrganization inserts o; ErrConflict if its ID or external ID
+	// is taken.
 	CreateOrganization(ctx context.Context, o Organization) error
+	// UpdateOrganization writes o but its CreatedAt; ErrNotFound if it does
+	// not exist, ErrConflict if its external ID is taken.
 	UpdateOrganization(ctx context.Context, o Organization) error
+	// DeleteOrganization deletes an organization with its domains,
+	// connections and directories; ErrNotFound if it does not exist.
 	DeleteOrganization(ctx context.Context, id string) error
 	GetOrganization(ctx context.Context, id string) (Organization, error)
+	// GetOrganizationByExternalID finds the organization whose external ID
+	// is exactly externalID; ErrNotFound if none.
 	GetOrganizationByExternalID(ctx context.Context, externalID string) (Organization, error)
+	// ListOrganizations returns one page, ordered by ID.
 	ListOrganizations(ctx context.Context, f OrganizationFilter, p Page) ([]Organization, PageInfo, error)
 }
 
@@ -65,6 +74,8 @@ type Domains interface {
 	CreateDomain(ctx context.Context, d Domain) error
 	// UpdateDomain writes d; ErrConflict if it becomes verified while
 	// another organization holds the domain verified.
+	// UpdateDomain writes d's state, strategy and check fields; ErrNotFound
+	// if it does not exist.
 	UpdateDomain(ctx context.Context, d Domain) error
 	DeleteDomain(ctx context.Context, id string) error
 	GetDomain(ctx context.Context, id string) (Domain, error)
@@ -72,10 +83,11 @@ type Domains interface {
 	ListDomains(ctx context.Context, organizationID string) ([]Domain, error)
 	// ListDomainsFor returns the domains of many organizations at once.
 	ListDomainsFor(ctx context.Context, organizationIDs []string) (map[string][]Domain, error)
-	// VerifiedDomain returns the verified domain record for a domain name.
+	// VerifiedDomain returns the verified domain record for a domain name;
+	// ErrNotFound if no organization verified it.
 	VerifiedDomain(ctx context.Context, domain string) (Domain, error)
 	// ClaimDueDomains returns up to limit pending domains whose NextCheckAt
-	// has passed and moves their NextCheckAt to next, so that each check is
-	// claimed by exactly one node.
+	// has come (most overdue first) and moves their NextCheckAt to next, so
+	// that each check is claimed by exactly one node.
 	ClaimDueDomains(ctx context.Context, now, next time.Time, limit int) ([]Domain, error)
 }

@@ -155,21 +155,29 @@ type RedirectURI struct {
 
 // SSO stores connections and the state of logins.
 type SSO interface {
+	// CreateConnection inserts c; ErrConflict if its ID is taken.
 	CreateConnection(ctx context.Context, c Connection) error
+	// UpdateConnection writes c but its organization and CreatedAt;
+	// ErrNotFound if it does not exist.
 	UpdateConnection(ctx context.Context, c Connection) error
+	// DeleteConnection deletes a connection with its certificates;
+	// ErrNotFound if it does not exist.
 	DeleteConnection(ctx context.Context, id string) error
 	GetConnection(ctx context.Context, id string) (Connection, error)
+	// ListConnections returns one page, ordered by ID.
 	ListConnections(ctx context.Context, f ConnectionFilter, p Page) ([]Connection, PageInfo, error)
 	// ConnectionsForOrganization returns an organization's connections, oldest first.
 	ConnectionsForOrganization(ctx context.Context, orgID string) ([]Connection, error)
 	// ClaimDueMetadataRefresh returns up to limit connections whose
-	// NextRefreshAt has passed and moves it to next, so each refresh runs
-	// on one node.
+	// NextRefreshAt has come (most overdue first) and moves it to next, so
+	// each refresh runs on one node.
 	ClaimDueMetadataRefresh(ctx context.Context, now, next time.Time, limit int) ([]Connection, error)
 
 	// PutCertificate inserts or replaces a certificate (its RetireAt too;
 	// RenewalNotified is kept).
 	PutCertificate(ctx context.Context, c Certificate) error
+	// DeleteCertificate deletes a connection's certificate; ErrNotFound if
+	// the connection has none with that fingerprint.
 	DeleteCertificate(ctx context.Context, connectionID, fingerprint string) error
 	// DeleteCertificatesBySource removes a connection's certificates of one source.
 	DeleteCertificatesBySource(ctx context.Context, connectionID, source string) error
@@ -185,24 +193,32 @@ type SSO interface {
 	// ListCertificates returns a connection's certificates, oldest first.
 	ListCertificates(ctx context.Context, connectionID string) ([]Certificate, error)
 	// CertificatesExpiringBefore returns every certificate whose NotAfter is
-	// before t.
+	// before t, soonest first.
 	CertificatesExpiringBefore(ctx context.Context, t time.Time) ([]Certificate, error)
 	// MarkCertificateNotified records that the notice for threshold was
 	// sent, if no notice for that or a smaller threshold was; it reports
 	// whether it did (so exactly one node sends each notice).
 	MarkCertificateNotified(ctx context.Context, connectionID, fingerprint string, threshold int) (bool, error)
 
+	// CreateSSORequest inserts r; ErrConflict if its ID is taken.
 	CreateSSORequest(ctx context.Context, r SSORequest) error
-	// TakeSSORequest returns and deletes a request, so it is used once.
+	// TakeSSORequest returns and deletes a request, so it is used once;
+	// ErrNotFound if it does not exist (or was taken).
 	TakeSSORequest(ctx context.Context, id string) (SSORequest, error)
 	// TakeExpiredSSORequests returns and deletes up to limit requests that
-	// expired before now (logins that timed out).
+	// expired before now (logins that timed out), longest expired first.
 	TakeExpiredSSORequests(ctx context.Context, now time.Time, limit int) ([]SSORequest, error)
 
+	// CreateSSOCode stores a code's grant; ErrConflict if its hash is taken.
 	CreateSSOCode(ctx context.Context, g SSOGrant) error
-	// TakeSSOCode returns and deletes a code's grant, so it is used once.
+	// TakeSSOCode returns and deletes a code's grant, so it is used once;
+	// ErrNotFound if none. An expired grant is returned until it is swept:
+	// the caller checks ExpiresAt.
 	TakeSSOCode(ctx context.Context, hash []byte) (SSOGrant, error)
+	// CreateSSOToken stores a token's grant; ErrConflict if its hash is taken.
 	CreateSSOToken(ctx context.Context, g SSOGrant) error
+	// GetSSOToken returns a token's grant; ErrNotFound if none. As with
+	// codes, the caller checks ExpiresAt.
 	GetSSOToken(ctx context.Context, hash []byte) (SSOGrant, error)
 
 	// ConsumeReplayKey records key until expiresAt; ErrConflict if it is
@@ -212,9 +228,11 @@ type SSO interface {
 	// before now (expired requests: TakeExpiredSSORequests).
 	DeleteExpiredSSO(ctx context.Context, now time.Time) error
 
-	// CreateRedirectURI adds r; ErrConflict if the URI is listed. A default
-	// one makes the others non-default.
+	// CreateRedirectURI adds r; ErrConflict if the URI is listed (and then
+	// nothing changes). A default one makes the others non-default.
 	CreateRedirectURI(ctx context.Context, r RedirectURI) error
+	// ListRedirectURIs returns every allow-listed URI, oldest first.
 	ListRedirectURIs(ctx context.Context) ([]RedirectURI, error)
+	// DeleteRedirectURI removes a URI; ErrNotFound if it does not exist.
 	DeleteRedirectURI(ctx context.Context, id string) error
 }

@@ -2,6 +2,11 @@
 // interface per aggregate, implemented for SQLite and PostgreSQL by
 // internal/store/sqlstore and checked by the conformance suite in
 // internal/store/storetest.
+//
+// Rules every method keeps unless its comment says otherwise: times are
+// stored as Unix milliseconds and read back in UTC; a write of text
+// holding NUL or invalid UTF-8 is refused with an errs.KindBadRequest
+// error (code invalid_text), and a read by such a value finds nothing.
 package store
 
 import (
@@ -111,9 +116,12 @@ type Idempotency interface {
 	// ReserveIdempotencyKey inserts r with Status 0 and returns true, or
 	// returns false and the existing record if the scope is taken.
 	ReserveIdempotencyKey(ctx context.Context, r IdempotencyRecord) (bool, IdempotencyRecord, error)
+	// CompleteIdempotencyKey stores the answer of a reserved request; an
+	// unknown scope is ignored.
 	CompleteIdempotencyKey(ctx context.Context, scope string, status int, body []byte) error
 	// ReleaseIdempotencyKey forgets a reservation whose request failed
-	// before answering, so the client may retry.
+	// before answering, so the client may retry. A completed record stays.
 	ReleaseIdempotencyKey(ctx context.Context, scope string) error
+	// DeleteIdempotencyBefore drops the records created before t.
 	DeleteIdempotencyBefore(ctx context.Context, t time.Time) error
 }

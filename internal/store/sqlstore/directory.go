@@ -535,15 +535,30 @@ func (q *queries) AllDirectoryGroupIDs(ctx context.Context, directoryID string) 
 
 // AddMember implements store.Directories. The insert is a no-op when the
 // membership exists, so concurrent adds of different users never lose one
-// and a repeated add is harmless.
+// and a repeated add is harmless. It inserts only if the group and the
+// user are both in the directory, so the tenant check is in the query.
 func (q *queries) AddMember(ctx context.Context, directoryID, groupID, userID string, now time.Time) (bool, error) {
-	res, err := q.w.ExecContext(ctx, `INSERT INTO directory_memberships (group_id, user_id, directory_id, seq) VALUES ($1, $2, $3, $4)
+	res, err := q.w.ExecContext(ctx, `INSERT INTO directory_memberships (group_id, user_id, directory_id, seq)
+		SELECT g.id, u.id, g.directory_id, $4 FROM directory_groups g, directory_users u
+		WHERE g.id = $1 AND u.id = $2 AND g.directory_id = $3 AND u.directory_id = $3
 		ON CONFLICT (group_id, user_id) DO NOTHING`, groupID, userID, directoryID, now.UnixNano())
 	if err != nil {
 		return false, q.mapErr(err)
 	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return n == 1, err
+	}
+	// Nothing inserted: a membership that exists, or a group or user that
+	// is not in the directory.
+	var n int
+	if err := q.w.QueryRowContext(ctx, `SELECT COUNT(*) FROM directory_memberships WHERE group_id = $1 AND user_id = $2 AND directory_id = $3`,
+		groupID, userID, directoryID).Scan(&n); err != nil {
+		return false, err
+	}
+	if n == 0 {
+		return false, store.ErrNotFound
+	}
+	return false, nil
 }
 
 // RemoveMember implements store.Directories.

@@ -361,15 +361,17 @@ func (q *queries) DeleteExpiredSSO(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-// CreateRedirectURI implements store.SSO.
+// CreateRedirectURI implements store.SSO. The insert goes first, so a
+// refused duplicate leaves the current default in place.
 func (q *queries) CreateRedirectURI(ctx context.Context, r store.RedirectURI) error {
-	if r.Default {
-		if err := q.exec(ctx, false, `UPDATE redirect_uris SET is_default = FALSE WHERE is_default`); err != nil {
-			return err
-		}
+	if err := q.exec(ctx, false, `INSERT INTO redirect_uris (id, uri, is_default, created_at) VALUES ($1, $2, $3, $4)`,
+		r.ID, r.URI, r.Default, store.Millis(r.CreatedAt)); err != nil {
+		return err
 	}
-	return q.exec(ctx, false, `INSERT INTO redirect_uris (id, uri, is_default, created_at) VALUES ($1, $2, $3, $4)`,
-		r.ID, r.URI, r.Default, store.Millis(r.CreatedAt))
+	if !r.Default {
+		return nil
+	}
+	return q.exec(ctx, false, `UPDATE redirect_uris SET is_default = FALSE WHERE is_default AND id <> $1`, r.ID)
 }
 
 // ListRedirectURIs implements store.SSO.

@@ -1,54 +1,109 @@
+// Package storetest is the conformance suite that every store backend must
+// pass, and the helpers that give tests a fresh store on each backend.
+//
+// Every method of store.Store has at least one named test here that checks
+// its contract as the interface documents it: the happy path, ErrNotFound,
+// ErrConflict where a uniqueness rule applies, tenant scoping (a read that
+// takes a directory or connection finds nothing in another one), order and
+// pagination, compare-and-set claims and leases (two callers, one wins),
+// cascades, times at millisecond precision and the refusal of text that
+// cannot be stored. TestConformance runs the whole suite on SQLite and, with
+// GATEHOUSE_TEST_POSTGRES_URL set, on PostgreSQL. As in Dex's
+// storage/conformance, a store method without a conformance test does not
+// exist yet.
+//
+// To add a store method:
+//
+//  1. Write a test, func(t *testing.T, s store.Store), in the file of its
+//     aggregate (conformance_sso.go, conformance_directory.go, …) and add it
+//     with a name to that file's list (ssoTests, directoryTests, …). Each
+//     test gets a fresh, empty store.
+//  2. Add one line to covered in coverage.go: the method's name and the
+//     name of the test that checks its contract.
+//
+// TestEveryMethodIsCovered fails while a method of store.Store has no line
+// in covered, and when a line names a method or a test that does not exist.
 package storetest
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/id"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
-// Run is the conformance suite: every backend must pass it unchanged.
+// suiteTest is one named conformance test.
+type suiteTest struct {
+	name string
+	fn   func(t *testing.T, s store.Store)
+}
+
+// suite returns every conformance test, aggregate by aggregate.
+func suite() []suiteTest {
+	return slices.Concat(storeTests, foundationTests, organizationTests, eventTests, ssoTests, directoryTests, auditLogTests, secretTests)
+}
+
+// Run is the conformance suite: every backend must pass it unchanged. Each
+// test gets its own store from open.
 func Run(t *testing.T, open func(t testing.TB) store.Store) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s store.Store)
-	}{
-		{"organizations round trip", testOrganizations},
-		{"external id is unique", testExternalIDUnique},
-		{"pagination cursors", testPagination},
-		{"domain uniqueness rules", testDomainUniqueness},
-		{"deleting an organization removes its domains", testCascade},
-		{"transaction rolls back on error", testRollback},
-		{"events filters and order", testEvents},
-		{"events readers never skip a late commit", testEventsLateCommit},
-		{"idempotency reservations", testIdempotency},
-		{"settings keep the first value", testSettings},
-		{"deadlock victims are retried", testDeadlockRetry},
-		{"audit logs", testAuditLogs},
-		{"sealed values are swapped in place", testReplaceSealed},
-		{"certificate retirement", testCertificateRetirement},
-	}
-	for _, tc := range tests {
+	for _, tc := range suite() {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
 }
 
+// storeTests check the Store itself: transactions and the handle.
+var storeTests = []suiteTest{
+	{"transaction rolls back on error", testRollback},
+	{"transaction commits every write", testCommit},
+	{"deadlock victims are retried", testDeadlockRetry},
+	{"ping, dialect and close", testHandle},
+	{"text with NUL or invalid UTF-8 is refused", testUnstorableText},
+}
+
 var ctx = context.Background()
 
+// now is the current time as the store keeps it: UTC, whole milliseconds.
+func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
+
+// oddTime is a time with sub-millisecond digits in a zone other than UTC;
+// reading it back must give the same instant, cut to the millisecond, in UTC.
+func oddTime(t time.Time) time.Time {
+	return t.Add(456789 * time.Nanosecond).In(time.FixedZone("UTC+5:30", 5*3600+1800))
+}
+
+// ms is the form the store gives back for t: UTC, whole milliseconds.
+func ms(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.Truncate(time.Millisecond).UTC()
+}
+
 func newOrg(name string) store.Organization {
-	now := time.Now().UTC().Truncate(time.Millisecond)
+	now := now()
 	return store.Organization{ID: id.New("org"), Name: name, SSOPolicy: "optional", Metadata: map[string]string{}, CreatedAt: now, UpdatedAt: now}
 }
 
 func newDomain(orgID, domain, state string) store.Domain {
-	now := time.Now().UTC().Truncate(time.Millisecond)
+	now := now()
 	return store.Domain{ID: id.New("org_domain"), OrganizationID: orgID, Domain: domain, State: state, VerificationStrategy: "dns",
 		VerificationToken: "tok", VerificationPrefix: "p", CreatedAt: now, UpdatedAt: now}
+}
+
+// mkOrg stores a new organization.
+func mkOrg(t *testing.T, s store.Queries, name string) store.Organization {
+	t.Helper()
+	o := newOrg(name)
+	mustNil(t, s.CreateOrganization(ctx, o))
+	return o
 }
 
 func mustNil(t *testing.T, err error) {
@@ -58,130 +113,144 @@ func mustNil(t *testing.T, err error) {
 	}
 }
 
-func testOrganizations(t *testing.T, s store.Store) {
-	o := newOrg("Acme")
-	o.ExternalID, o.Metadata = "ext-1", map[string]string{"k": "v"}
-	o.AllowProfilesOutsideOrganization = true
-	mustNil(t, s.CreateOrganization(ctx, o))
-	got, err := s.GetOrganization(ctx, o.ID)
-	mustNil(t, err)
-	if fmt.Sprint(got) != fmt.Sprint(o) {
-		t.Errorf("round trip:\n got %+v\nwant %+v", got, o)
-	}
-	o.Name, o.ExternalID = "Acme 2", ""
-	mustNil(t, s.UpdateOrganization(ctx, o))
-	got, _ = s.GetOrganization(ctx, o.ID)
-	if got.Name != "Acme 2" || got.ExternalID != "" {
-		t.Errorf("after update: %+v", got)
-	}
-	if _, err := s.GetOrganizationByExternalID(ctx, "ext-1"); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("cleared external id still found: %v", err)
-	}
-	if err := s.UpdateOrganization(ctx, newOrg("ghost")); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("update of missing org: %v", err)
-	}
-	mustNil(t, s.DeleteOrganization(ctx, o.ID))
-	if _, err := s.GetOrganization(ctx, o.ID); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("deleted org: %v", err)
+// wantErr fails unless err is target.
+func wantErr(t *testing.T, what string, err, target error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Errorf("%s: err = %v, want %v", what, err, target)
 	}
 }
 
-func testExternalIDUnique(t *testing.T, s store.Store) {
-	a, b, c := newOrg("A"), newOrg("B"), newOrg("C")
-	a.ExternalID, b.ExternalID = "same", "same"
-	mustNil(t, s.CreateOrganization(ctx, a))
-	if err := s.CreateOrganization(ctx, b); !errors.Is(err, store.ErrConflict) {
-		t.Errorf("duplicate external id: %v, want ErrConflict", err)
+// equal fails unless got and want are deeply equal.
+func equal[T any](t *testing.T, what string, got, want T) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s:\n got %+v\nwant %+v", what, got, want)
 	}
-	// Many organizations may have none.
-	mustNil(t, s.CreateOrganization(ctx, c))
-	mustNil(t, s.CreateOrganization(ctx, newOrg("D")))
 }
 
-func testPagination(t *testing.T, s store.Store) {
-	var ids []string
-	for i := range 7 {
-		o := newOrg(fmt.Sprintf("Org %d", i))
-		mustNil(t, s.CreateOrganization(ctx, o))
-		ids = append(ids, o.ID)
+// race runs fn on n goroutines at once and returns how many reported true.
+func race(t *testing.T, n int, fn func() (bool, error)) int {
+	t.Helper()
+	var mu sync.Mutex
+	var wins int
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			ok, err := fn()
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				mu.Lock()
+				wins++
+				mu.Unlock()
+			}
+		}()
 	}
-	pageIDs := func(os []store.Organization) []string {
-		var out []string
-		for _, o := range os {
-			out = append(out, o.ID)
+	close(start)
+	wg.Wait()
+	return wins
+}
+
+// ids returns a field (usually the ID) of each of items, in order.
+func ids[T, V any](items []T, field func(T) V) []V {
+	out := []V{}
+	for _, it := range items {
+		out = append(out, field(it))
+	}
+	return out
+}
+
+// checkPages walks list, a WorkOS-style list whose items' IDs, oldest
+// first, are want, in pages of 2 in both orders, forwards by after and back
+// by before, and checks every page and cursor.
+func checkPages(t *testing.T, what string, want []string, list func(p store.Page) ([]string, store.PageInfo, error)) {
+	t.Helper()
+	if len(want) < 5 {
+		t.Fatalf("%s: checkPages needs at least 5 items", what)
+	}
+	for _, order := range []store.Order{store.Asc, store.Desc} {
+		all := slices.Clone(want)
+		if order == store.Desc {
+			slices.Reverse(all)
 		}
-		return out
+		var got []string
+		var pages []store.PageInfo
+		after := ""
+		for range len(all) {
+			page, info, err := list(store.Page{Limit: 2, Order: order, After: after})
+			mustNil(t, err)
+			got = append(got, page...)
+			pages = append(pages, info)
+			if info.After == "" {
+				break
+			}
+			after = info.After
+		}
+		equal(t, fmt.Sprintf("%s: %s by after", what, order), got, all)
+		// The last page has no after; every page but the first has a before.
+		if last := pages[len(pages)-1]; last.After != "" {
+			t.Errorf("%s: %s: last page has after %q", what, order, last.After)
+		}
+		if pages[0].Before != "" {
+			t.Errorf("%s: %s: first page has before %q", what, order, pages[0].Before)
+		}
+		// Back from the last item by before: the two items before it.
+		page, info, err := list(store.Page{Limit: 2, Order: order, Before: all[len(all)-1]})
+		mustNil(t, err)
+		equal(t, fmt.Sprintf("%s: %s before the last", what, order), page, all[len(all)-3:len(all)-1])
+		if info.After != all[len(all)-2] || info.Before != all[len(all)-3] {
+			t.Errorf("%s: %s before the last: cursors %+v", what, order, info)
+		}
+		page, _, err = list(store.Page{Limit: 10, Order: order})
+		mustNil(t, err)
+		equal(t, fmt.Sprintf("%s: %s in one page", what, order), page, all)
 	}
-	// Newest first by default: pages of 3 are [6 5 4] [3 2 1] [0].
-	p1, i1, err := s.ListOrganizations(ctx, store.OrganizationFilter{}, store.Page{Limit: 3, Order: store.Desc})
+	// The default order is newest first, 10 to a page.
+	page, _, err := list(store.Page{})
 	mustNil(t, err)
-	if fmt.Sprint(pageIDs(p1)) != fmt.Sprint([]string{ids[6], ids[5], ids[4]}) || i1.Before != "" || i1.After != ids[4] {
-		t.Fatalf("page 1 = %v %+v", pageIDs(p1), i1)
-	}
-	p2, i2, err := s.ListOrganizations(ctx, store.OrganizationFilter{}, store.Page{Limit: 3, Order: store.Desc, After: i1.After})
-	mustNil(t, err)
-	if fmt.Sprint(pageIDs(p2)) != fmt.Sprint([]string{ids[3], ids[2], ids[1]}) || i2.Before != ids[3] || i2.After != ids[1] {
-		t.Fatalf("page 2 = %v %+v", pageIDs(p2), i2)
-	}
-	p3, i3, err := s.ListOrganizations(ctx, store.OrganizationFilter{}, store.Page{Limit: 3, Order: store.Desc, After: i2.After})
-	mustNil(t, err)
-	if fmt.Sprint(pageIDs(p3)) != fmt.Sprint([]string{ids[0]}) || i3.After != "" || i3.Before != ids[0] {
-		t.Fatalf("last page = %v %+v", pageIDs(p3), i3)
-	}
-	// Back from page 3 with before = its first ID gives page 2 again.
-	b2, bi, err := s.ListOrganizations(ctx, store.OrganizationFilter{}, store.Page{Limit: 3, Order: store.Desc, Before: i3.Before})
-	mustNil(t, err)
-	if fmt.Sprint(pageIDs(b2)) != fmt.Sprint(pageIDs(p2)) || bi.Before != ids[3] || bi.After != ids[1] {
-		t.Fatalf("before page = %v %+v", pageIDs(b2), bi)
-	}
-	asc, ai, err := s.ListOrganizations(ctx, store.OrganizationFilter{}, store.Page{Limit: 10, Order: store.Asc})
-	mustNil(t, err)
-	if fmt.Sprint(pageIDs(asc)) != fmt.Sprint(ids) || ai.After != "" || ai.Before != "" {
-		t.Fatalf("asc = %v %+v", pageIDs(asc), ai)
-	}
-	s3, _, err := s.ListOrganizations(ctx, store.OrganizationFilter{Search: "org 3"}, store.Page{Limit: 10})
-	mustNil(t, err)
-	if len(s3) != 1 || s3[0].ID != ids[3] {
-		t.Errorf("search = %v", pageIDs(s3))
-	}
-	none, _, err := s.ListOrganizations(ctx, store.OrganizationFilter{Search: "%"}, store.Page{Limit: 10})
-	mustNil(t, err)
-	if len(none) != 0 {
-		t.Errorf("search for a literal %% matched %d", len(none))
+	if len(page) == 0 || page[0] != want[len(want)-1] {
+		t.Errorf("%s: default order does not start with the newest: %v", what, page)
 	}
 }
 
-func testDomainUniqueness(t *testing.T, s store.Store) {
-	a, b := newOrg("A"), newOrg("B")
-	mustNil(t, s.CreateOrganization(ctx, a))
-	mustNil(t, s.CreateOrganization(ctx, b))
-	da := newDomain(a.ID, "acme.example", store.DomainVerified)
-	mustNil(t, s.CreateDomain(ctx, da))
-	if err := s.CreateDomain(ctx, newDomain(a.ID, "acme.example", store.DomainPending)); !errors.Is(err, store.ErrConflict) {
-		t.Errorf("same domain twice in one org: %v", err)
-	}
-	// Another organization may hold it pending, but not verified.
-	db := newDomain(b.ID, "acme.example", store.DomainPending)
-	mustNil(t, s.CreateDomain(ctx, db))
-	db.State = store.DomainVerified
-	if err := s.UpdateDomain(ctx, db); !errors.Is(err, store.ErrConflict) {
-		t.Errorf("second verified holder: %v, want ErrConflict", err)
-	}
-	got, err := s.VerifiedDomain(ctx, "acme.example")
+// checkClaim checks a claim of due jobs by compare-and-set on their due
+// time. The store holds two due rows, due1 overdue longer than due2, and
+// rows that are not due. claim(limit) claims with one now and next and
+// returns the IDs claimed and their due times; stored reads a row's due
+// time back. The limit takes the most overdue first; of racing callers
+// exactly one claims the rest; a claimed row's due time moves to next;
+// nothing is claimed twice.
+func checkClaim(t *testing.T, due1, due2 string, next time.Time, claim func(limit int) ([]string, []time.Time, error), stored func(id string) time.Time) {
+	t.Helper()
+	first, dues, err := claim(1)
 	mustNil(t, err)
-	if got.OrganizationID != a.ID {
-		t.Errorf("verified holder = %s", got.OrganizationID)
+	if !slices.Equal(first, []string{due1}) || !dues[0].Equal(next) {
+		t.Fatalf("claim with limit 1: %v due %v, want %s due %v", first, dues, due1, next)
 	}
-}
-
-func testCascade(t *testing.T, s store.Store) {
-	o := newOrg("A")
-	mustNil(t, s.CreateOrganization(ctx, o))
-	d := newDomain(o.ID, "a.example", store.DomainPending)
-	mustNil(t, s.CreateDomain(ctx, d))
-	mustNil(t, s.DeleteOrganization(ctx, o.ID))
-	if _, err := s.GetDomain(ctx, d.ID); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("domain of deleted org: %v", err)
+	var mu sync.Mutex
+	var claimed []string
+	wins := race(t, 4, func() (bool, error) {
+		got, _, err := claim(10)
+		mu.Lock()
+		claimed = append(claimed, got...)
+		mu.Unlock()
+		return len(got) > 0, err
+	})
+	if wins != 1 {
+		t.Errorf("%d callers claimed something, want 1", wins)
+	}
+	equal(t, "claimed once", claimed, []string{due2})
+	if at := stored(due2); !at.Equal(next) {
+		t.Errorf("stored due time = %v, want %v", at, next)
+	}
+	if again, _, _ := claim(10); len(again) != 0 {
+		t.Errorf("claimed again: %v", again)
 	}
 }
 
@@ -205,149 +274,22 @@ func testRollback(t *testing.T, s store.Store) {
 	}
 }
 
-func appendEvent(t *testing.T, q store.Events, name, org string, at time.Time) store.Event {
-	t.Helper()
-	e := store.Event{ID: id.New("event"), Name: name, OrganizationID: org, Data: []byte(`{"n":1}`), CreatedAt: at}
-	mustNil(t, q.AppendEvent(ctx, e))
-	return e
-}
-
-func testEvents(t *testing.T, s store.Store) {
-	t0 := time.Now().UTC().Truncate(time.Millisecond)
-	e1 := appendEvent(t, s, "a.one", "org_1", t0)
-	e2 := appendEvent(t, s, "b.two", "org_2", t0.Add(time.Second))
-	e3 := appendEvent(t, s, "a.one", "org_2", t0.Add(2*time.Second))
-	names := func(evs []store.Event) string {
-		var out []string
-		for _, e := range evs {
-			out = append(out, e.ID)
+// testCommit: writes made through q are visible to q before the commit and
+// to everyone after it.
+func testCommit(t *testing.T, s store.Store) {
+	o := newOrg("A")
+	mustNil(t, s.InTx(ctx, func(q store.Queries) error {
+		mustNil(t, q.CreateOrganization(ctx, o))
+		if _, err := q.GetOrganization(ctx, o.ID); err != nil {
+			t.Errorf("own write not visible in the transaction: %v", err)
 		}
-		return fmt.Sprint(out)
+		return q.AppendEvent(ctx, store.Event{ID: id.New("event"), Name: "organization.created", Data: []byte(`{}`), CreatedAt: time.Now()})
+	}))
+	if _, err := s.GetOrganization(ctx, o.ID); err != nil {
+		t.Errorf("committed org: %v", err)
 	}
-	cases := []struct {
-		name string
-		f    store.EventFilter
-		desc bool
-		want []store.Event
-	}{
-		{"all oldest first", store.EventFilter{}, false, []store.Event{e1, e2, e3}},
-		{"all newest first", store.EventFilter{}, true, []store.Event{e3, e2, e1}},
-		{"by name", store.EventFilter{Names: []string{"a.one"}}, false, []store.Event{e1, e3}},
-		{"by organization", store.EventFilter{OrganizationID: "org_2"}, false, []store.Event{e2, e3}},
-		{"range", store.EventFilter{RangeStart: t0.Add(500 * time.Millisecond), RangeEnd: t0.Add(1500 * time.Millisecond)}, false, []store.Event{e2}},
-	}
-	for _, tc := range cases {
-		got, err := s.ListEvents(ctx, tc.f, 10, tc.desc)
-		mustNil(t, err)
-		if names(got) != names(tc.want) {
-			t.Errorf("%s: got %s, want %s", tc.name, names(got), names(tc.want))
-		}
-	}
-	first, _ := s.GetEvent(ctx, e1.ID)
-	after, err := s.ListEvents(ctx, store.EventFilter{AfterSeq: first.Seq}, 10, false)
-	mustNil(t, err)
-	if names(after) != names([]store.Event{e2, e3}) {
-		t.Errorf("after e1: %s", names(after))
-	}
-	if string(after[0].Data) != `{"n":1}` || !after[0].CreatedAt.Equal(e2.CreatedAt) {
-		t.Errorf("event round trip: %+v", after[0])
-	}
-}
-
-// testEventsLateCommit holds a transaction open after appending an event
-// while other transactions append and commit, with a reader following by
-// cursor. The reader must end up with every event: on PostgreSQL a
-// sequence value drawn early but committed late would otherwise fall
-// behind a cursor that has already moved past it.
-func testEventsLateCommit(t *testing.T, s store.Store) {
-	appended := make(chan struct{})
-	release := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		err := s.InTx(ctx, func(q store.Queries) error {
-			appendEvent(t, q, "slow.tx", "", time.Now())
-			close(appended)
-			<-release
-			return nil
-		})
-		if err != nil {
-			t.Error(err)
-		}
-	}()
-	<-appended
-	const fast = 5
-	fastDone := make(chan struct{})
-	go func() {
-		defer close(fastDone)
-		for range fast {
-			mustNil(t, s.InTx(ctx, func(q store.Queries) error {
-				appendEvent(t, q, "fast.tx", "", time.Now())
-				return nil
-			}))
-		}
-	}()
-	seen := map[string]bool{}
-	var cursor int64
-	read := func() {
-		evs, err := s.ListEvents(ctx, store.EventFilter{AfterSeq: cursor}, 100, false)
-		mustNil(t, err)
-		for _, e := range evs {
-			seen[e.ID] = true
-			cursor = e.Seq
-		}
-	}
-	// Read while the slow transaction is still open (the fast ones either
-	// wait for it or commit before it), then let it commit.
-	time.Sleep(50 * time.Millisecond)
-	read()
-	close(release)
-	wg.Wait()
-	<-fastDone
-	read()
-	if len(seen) != fast+1 {
-		t.Errorf("cursor reader saw %d of %d events", len(seen), fast+1)
-	}
-}
-
-func testIdempotency(t *testing.T, s store.Store) {
-	r := store.IdempotencyRecord{Scope: "key_1:abc", RequestHash: []byte{1, 2}, CreatedAt: time.Now()}
-	fresh, _, err := s.ReserveIdempotencyKey(ctx, r)
-	mustNil(t, err)
-	if !fresh {
-		t.Fatal("first reservation not fresh")
-	}
-	fresh, prev, err := s.ReserveIdempotencyKey(ctx, r)
-	mustNil(t, err)
-	if fresh || prev.Status != 0 {
-		t.Fatalf("second reservation: fresh=%v prev=%+v", fresh, prev)
-	}
-	mustNil(t, s.CompleteIdempotencyKey(ctx, r.Scope, 201, []byte(`{"ok":true}`)))
-	_, prev, err = s.ReserveIdempotencyKey(ctx, r)
-	mustNil(t, err)
-	if prev.Status != 201 || string(prev.Body) != `{"ok":true}` || string(prev.RequestHash) != string(r.RequestHash) {
-		t.Errorf("completed record = %+v", prev)
-	}
-	r2 := store.IdempotencyRecord{Scope: "key_1:def", RequestHash: []byte{3}, CreatedAt: time.Now()}
-	s.ReserveIdempotencyKey(ctx, r2)
-	mustNil(t, s.ReleaseIdempotencyKey(ctx, r2.Scope))
-	if fresh, _, _ := s.ReserveIdempotencyKey(ctx, r2); !fresh {
-		t.Error("released key cannot be reserved again")
-	}
-	mustNil(t, s.DeleteIdempotencyBefore(ctx, time.Now().Add(time.Minute)))
-	if fresh, _, _ := s.ReserveIdempotencyKey(ctx, r); !fresh {
-		t.Error("swept key still reserved")
-	}
-}
-
-func testSettings(t *testing.T, s store.Store) {
-	v, err := s.GetOrCreateSetting(ctx, "client_id", "first")
-	mustNil(t, err)
-	v2, err := s.GetOrCreateSetting(ctx, "client_id", "second")
-	mustNil(t, err)
-	if v != "first" || v2 != "first" {
-		t.Errorf("settings = %q, %q", v, v2)
+	if evs, _ := s.ListEvents(ctx, store.EventFilter{}, 10, false); len(evs) != 1 {
+		t.Errorf("committed events: %d", len(evs))
 	}
 }
 
@@ -399,5 +341,55 @@ func testDeadlockRetry(t *testing.T, s store.Store) {
 	wg.Wait()
 	if attempts[0]+attempts[1] < 3 {
 		t.Errorf("attempts = %v: the deadlock victim was not run again", attempts)
+	}
+}
+
+// testHandle: Ping answers while open and fails once closed; Dialect names
+// one of the two backends.
+func testHandle(t *testing.T, s store.Store) {
+	mustNil(t, s.Ping(ctx))
+	if d := s.Dialect(); d != "sqlite" && d != "postgres" {
+		t.Errorf("Dialect = %q", d)
+	}
+	mustNil(t, s.Close())
+	if err := s.Ping(ctx); err == nil {
+		t.Error("Ping after Close succeeded")
+	}
+}
+
+// testUnstorableText: PostgreSQL cannot store NUL or invalid UTF-8 in text
+// and SQLite could; both backends refuse such a write with a 400
+// (invalid_text) and let a read by such a value find nothing.
+func testUnstorableText(t *testing.T, s store.Store) {
+	o := mkOrg(t, s, "A")
+	dir := mkDirectory(t, s, o.ID, "D")
+	for _, bad := range []string{"a\x00b", "a\xffb"} {
+		writes := []struct {
+			name string
+			err  error
+		}{
+			{"organization name", s.CreateOrganization(ctx, newOrg(bad))},
+			{"domain", s.CreateDomain(ctx, newDomain(o.ID, bad, store.DomainPending))},
+			{"event data", s.AppendEvent(ctx, store.Event{ID: id.New("event"), Name: "x", Data: []byte(`"` + bad + `"`), CreatedAt: now()})},
+			{"connection name", s.CreateConnection(ctx, func() store.Connection { c := newSAMLConnection(o.ID, "C"); c.Name = bad; return c }())},
+			{"directory user name", s.CreateDirectoryUser(ctx, newUser(dir, bad))},
+			{"scim request body", s.AppendSCIMRequests(ctx, []store.SCIMRequest{{ID: id.New("scim"), DirectoryID: dir.ID, RequestBody: bad, CreatedAt: now()}})},
+			{"replay key", s.ConsumeReplayKey(ctx, bad, now().Add(time.Hour))},
+		}
+		for _, w := range writes {
+			if !errs.IsKind(w.err, errs.KindBadRequest) {
+				t.Errorf("%q: write of %s: err = %v, want a 400", bad, w.name, w.err)
+			}
+		}
+		_, err := s.GetOrganization(ctx, bad)
+		wantErr(t, "organization by bad id", err, store.ErrNotFound)
+		_, err = s.VerifiedDomain(ctx, bad)
+		wantErr(t, "verified domain by bad name", err, store.ErrNotFound)
+		_, err = s.DirectoryUserByIdPID(ctx, dir.ID, bad)
+		wantErr(t, "user by bad idp id", err, store.ErrNotFound)
+		users, _, err := s.ListDirectoryUsers(ctx, store.DirectoryUserFilter{DirectoryID: dir.ID, Email: bad}, store.Page{})
+		if err != nil || len(users) != 0 {
+			t.Errorf("list users by bad email: %v, %d users", err, len(users))
+		}
 	}
 }

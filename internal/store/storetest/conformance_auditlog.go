@@ -11,6 +11,11 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
+// auditLogTests check store.AuditLogs.
+var auditLogTests = []suiteTest{
+	{"audit logs", testAuditLogs},
+}
+
 // testAuditLogs covers every store.AuditLogs method.
 func testAuditLogs(t *testing.T, s store.Store) {
 	a, b := newOrg("A"), newOrg("B")

@@ -8,6 +8,11 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
+// secretTests check store.Secrets.
+var secretTests = []suiteTest{
+	{"sealed values are swapped in place", testReplaceSealed},
+}
+
 // testReplaceSealed covers store.Secrets.ReplaceSealed: the swap happens
 // only where the old value still is, touches nothing else, and refuses
 // unknown columns.
