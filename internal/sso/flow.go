@@ -48,6 +48,9 @@ type Outcome struct {
 	Page        []byte
 	PageNonce   string
 	RedirectURI string // the trusted redirect_uri for an error
+	// Description, when set, is the error_description sent to RedirectURI
+	// instead of the failure's message.
+	Description string
 	State       string
 	ErrorCode   string // OAuth-style error for the redirect
 	Err         *failure.Error
@@ -55,8 +58,8 @@ type Outcome struct {
 
 // ErrorLocation is the redirect_uri with error, error_description and state.
 func (o Outcome) ErrorLocation() string {
-	desc := ""
-	if o.Err != nil {
+	desc := o.Description
+	if desc == "" && o.Err != nil {
 		desc = o.Err.Message()
 	}
 	return withParams(o.RedirectURI, url.Values{"error": {o.ErrorCode}, "error_description": {desc}}, o.State)
@@ -100,27 +103,32 @@ func newRequestID() string {
 // Authorize starts a login: it checks the request, picks the connection,
 // stores the login in flight and returns the IdP URL.
 func (s *Service) Authorize(ctx context.Context, p AuthorizeParams) Outcome {
-	fail := func(errCode string, f *failure.Error) Outcome {
-		return Outcome{RedirectURI: "", State: p.State, ErrorCode: errCode, Err: f}
+	// RFC 6749 §4.1.2.1: while the client or its redirect_uri is not
+	// trusted, never redirect; the error is shown as a page.
+	refuse := func(f *failure.Error) Outcome { return Outcome{State: p.State, ErrorCode: "invalid_request", Err: f} }
+	switch {
+	case p.ClientID == "":
+		return refuse(failure.Newf(failure.ClientInvalid, "the client_id parameter is missing"))
+	case subtle.ConstantTimeCompare([]byte(p.ClientID), []byte(s.ClientID)) != 1:
+		return refuse(failure.Newf(failure.ClientInvalid, "client_id %q is not this Gatehouse's client ID", p.ClientID))
+	case p.RedirectURI == "":
+		return refuse(failure.Newf(failure.RedirectURIInvalid, "the redirect_uri parameter is missing"))
+	case !s.redirectAllowed(ctx, p.RedirectURI):
+		return refuse(failure.Newf(failure.RedirectURIInvalid, "redirect_uri %q is not on the allow-list", p.RedirectURI))
 	}
-	if p.RedirectURI == "" {
-		return fail("invalid_request", failure.Newf(failure.InvalidRequest, "redirect_uri is required"))
-	}
-	if !s.redirectAllowed(ctx, p.RedirectURI) {
-		return fail("invalid_request", failure.Newf(failure.InvalidRequest, "redirect_uri %q is not on the allow-list", p.RedirectURI))
-	}
-	// From here on errors go back to the (trusted) redirect_uri.
+	// From here on errors go back to the (trusted) redirect_uri, with the
+	// fix in error_description: they are the host app developer's to fix.
 	back := func(errCode string, f *failure.Error) Outcome {
-		return Outcome{RedirectURI: p.RedirectURI, State: p.State, ErrorCode: errCode, Err: f}
-	}
-	if p.ClientID != s.ClientID {
-		return back("invalid_client", failure.Newf(failure.InvalidRequest, "unknown client_id %q", p.ClientID))
+		return Outcome{RedirectURI: p.RedirectURI, State: p.State, ErrorCode: errCode, Err: f,
+			Description: f.Message() + ". How to fix: " + f.Reason().Fix}
 	}
 	if p.ResponseType != "code" {
-		return back("unsupported_response_type", failure.Newf(failure.InvalidRequest, "response_type must be code"))
+		return back("unsupported_response_type", failure.Newf(failure.InvalidRequest, "response_type must be code").
+			WithFix("Send response_type=code (the WorkOS SDKs do): Gatehouse supports only the authorization code flow."))
 	}
 	if p.CodeChallenge != "" && p.CodeChallengeMethod != "S256" && p.CodeChallengeMethod != "plain" && p.CodeChallengeMethod != "" {
-		return back("invalid_request", failure.Newf(failure.InvalidRequest, "code_challenge_method must be S256 or plain"))
+		return back("invalid_request", failure.Newf(failure.InvalidRequest, "code_challenge_method must be S256 or plain").
+			WithFix("Send code_challenge_method=S256 with a code_challenge, or leave both out."))
 	}
 	selectors := 0
 	for _, v := range []string{p.Connection, p.Organization, p.Provider, p.Domain} {
@@ -129,7 +137,8 @@ func (s *Service) Authorize(ctx context.Context, p AuthorizeParams) Outcome {
 		}
 	}
 	if selectors > 1 {
-		return back("invalid_request", failure.Newf(failure.InvalidRequest, "give exactly one of connection, organization, provider or domain"))
+		return back("invalid_request", failure.Newf(failure.InvalidRequest, "give exactly one of connection, organization, provider or domain").
+			WithFix("Pass only one of connection, organization, provider or domain to /sso/authorize."))
 	}
 	var conn store.Connection
 	var err error
@@ -137,7 +146,8 @@ func (s *Service) Authorize(ctx context.Context, p AuthorizeParams) Outcome {
 	case p.Connection != "":
 		conn, err = s.Store.GetConnection(ctx, p.Connection)
 		if errors.Is(err, store.ErrNotFound) {
-			return back("connection_invalid", failure.Newf(failure.ConnectionInvalid, "no connection %q", p.Connection))
+			return back("connection_invalid", failure.Newf(failure.ConnectionInvalid, "no connection %q", p.Connection).
+				WithFix("Pass the ID of an existing connection (GET /connections lists them), or pass organization instead."))
 		}
 	case p.Organization != "":
 		conn, err = s.activeConnection(ctx, p.Organization)
@@ -145,7 +155,8 @@ func (s *Service) Authorize(ctx context.Context, p AuthorizeParams) Outcome {
 			return back("organization_invalid", failure.Newf(failure.ConnectionInvalid, "organization %q has no active connection", p.Organization))
 		}
 	case p.Provider != "":
-		return back("invalid_request", failure.Newf(failure.InvalidRequest, "provider %q is not supported; use connection or organization", p.Provider))
+		return back("invalid_request", failure.Newf(failure.InvalidRequest, "provider %q is not supported; use connection or organization", p.Provider).
+			WithFix("Gatehouse has no OAuth providers (GoogleOAuth, MicrosoftOAuth, …) yet: sign users in through a connection or organization."))
 	default:
 		domain := p.Domain
 		if domain == "" {
@@ -157,11 +168,13 @@ func (s *Service) Authorize(ctx context.Context, p AuthorizeParams) Outcome {
 			}
 		}
 		if domain == "" {
-			return back("invalid_request", failure.Newf(failure.InvalidRequest, "give one of connection, organization, domain_hint or login_hint"))
+			return back("invalid_request", failure.Newf(failure.InvalidRequest, "give one of connection, organization, domain_hint or login_hint").
+				WithFix("Pass connection or organization, or a domain_hint or login_hint whose domain an organization has verified."))
 		}
 		conn, err = s.connectionForDomain(ctx, domain)
 		if errors.Is(err, store.ErrNotFound) {
-			return back("domain_invalid", failure.Newf(failure.ConnectionInvalid, "no organization with an active connection has verified %q", strings.ToLower(domain)))
+			return back("domain_invalid", failure.Newf(failure.ConnectionInvalid, "no organization with an active connection has verified %q", strings.ToLower(domain)).
+				WithFix("Verify the domain for the organization (POST /organization_domains, then its DNS check) and give the organization an active connection, or pass organization or connection instead."))
 		}
 	}
 	if err != nil {
@@ -607,7 +620,7 @@ func authEvent(status string, conn store.Connection, ip, ua, email string, f *fa
 		SSO: authEventSSO{OrganizationID: api.StrPtr(conn.OrganizationID), ConnectionID: api.StrPtr(conn.ID)},
 	}
 	if f != nil {
-		r := failure.Catalogue[f.Code]
+		r := f.Reason()
 		d.Error = &authEventFail{Code: string(f.Code), Message: f.Message(), Explanation: r.Explanation, Fix: r.Fix}
 	}
 	return d

@@ -17,6 +17,8 @@ type Code string
 const (
 	// Request and routing.
 	InvalidRequest      Code = "invalid_request"
+	ClientInvalid       Code = "client_invalid"
+	RedirectURIInvalid  Code = "redirect_uri_invalid"
 	ConnectionInvalid   Code = "connection_invalid"
 	ConnectionInactive  Code = "connection_inactive"
 	RequestUnknown      Code = "request_unknown"
@@ -65,6 +67,12 @@ var Catalogue = map[Code]Reason{
 	InvalidRequest: {"The sign-in request was not valid",
 		"The application sent a sign-in request with a missing or conflicting parameter.",
 		"Check the parameters your application passes to /sso/authorize (exactly one of connection, organization, provider, domain_hint or login_hint)."},
+	ClientInvalid: {"The sign-in request has no valid client_id",
+		"The application's link to /sso/authorize must carry this Gatehouse's client ID; without it Gatehouse cannot tell which application asked, so it does not send the browser back.",
+		"Pass the client ID that Gatehouse prints at start (client_…, or the value of GATEHOUSE_CLIENT_ID) as client_id, e.g. workos.WithClientID in the Go SDK or clientId in the Node SDK."},
+	RedirectURIInvalid: {"The redirect URI is not allowed",
+		"The sign-in request's redirect_uri is missing or not on this Gatehouse's allow-list, so Gatehouse does not send the browser, or a code, there.",
+		"Add the exact URI to the allow-list with POST /redirect_uris {\"uri\": \"…\"} or the GATEHOUSE_REDIRECT_URIS setting (comma-separated), and pass that URI as redirect_uri; matching is exact, including the scheme, port, path and trailing slash."},
 	ConnectionInvalid: {"No usable SSO connection",
 		"No active SSO connection matched the request.",
 		"Create a connection for the organization and finish its setup so that it becomes active."},
@@ -174,7 +182,10 @@ var Catalogue = map[Code]Reason{
 type Error struct {
 	Code   Code
 	Detail string // extra context shown with the reason, may be empty
-	Err    error
+	// Fix, when set, replaces the catalogue's fix for this occurrence: one
+	// code can have several causes, and the fix shown must fit the cause.
+	Fix string
+	Err error
 }
 
 // Error returns the reason, detail and cause, for logs.
@@ -205,6 +216,25 @@ func (e *Error) Message() string {
 		msg += ": " + e.Detail
 	}
 	return msg
+}
+
+// Reason returns the catalogue's reason for the code, with the
+// occurrence's own fix when it has one.
+func (e *Error) Reason() Reason {
+	r, ok := Catalogue[e.Code]
+	if !ok {
+		r = Reason{Title: string(e.Code)}
+	}
+	if e.Fix != "" {
+		r.Fix = e.Fix
+	}
+	return r
+}
+
+// WithFix sets the occurrence's fix and returns e.
+func (e *Error) WithFix(fix string) *Error {
+	e.Fix = fix
+	return e
 }
 
 // New returns an *Error with code wrapping err.
