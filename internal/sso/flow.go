@@ -54,6 +54,40 @@ type Outcome struct {
 	State       string
 	ErrorCode   string // OAuth-style error for the redirect
 	Err         *failure.Error
+	// Bind, set when a login starts, is the secret to keep in the
+	// browser's cookie for login BindRequestID (LoginCookieName).
+	BindRequestID, BindSecret string
+	// Unbind names the login whose cookie the IdP's answer spent.
+	Unbind string
+}
+
+// Browser returns the login secret that the browser sent for a login
+// request ID (the value of its LoginCookieName cookie), "" if none.
+type Browser func(requestID string) string
+
+// LoginCookieName is the name of the cookie that binds login requestID to
+// the browser that started it. Each login has its own, so two tabs signing
+// in at once do not overwrite each other's.
+func LoginCookieName(requestID string) string {
+	sum := sha256.Sum256([]byte(requestID))
+	return "gatehouse_login_" + hex.EncodeToString(sum[:8])
+}
+
+// checkBrowser refuses an IdP answer to login req that comes without the
+// cookie set in the browser that started it (login CSRF: an attacker's
+// own IdP answer pushed into a victim's browser).
+func checkBrowser(req store.SSORequest, browser Browser) *failure.Error {
+	secret := ""
+	if browser != nil {
+		secret = browser(req.ID)
+	}
+	if secret == "" {
+		return failure.Newf(failure.BrowserMismatch, "this browser has no sign-in cookie for the login")
+	}
+	if len(req.BrowserHash) == 0 || subtle.ConstantTimeCompare(hashToken(secret), req.BrowserHash) != 1 {
+		return failure.Newf(failure.BrowserMismatch, "this browser's sign-in cookie belongs to another login")
+	}
+	return nil
 }
 
 // ErrorLocation is the redirect_uri with error, error_description and state.
@@ -190,6 +224,8 @@ func (s *Service) Authorize(ctx context.Context, p AuthorizeParams) Outcome {
 		State: p.State, CodeChallenge: p.CodeChallenge, CodeChallengeMethod: p.CodeChallengeMethod,
 		IPAddress: p.IPAddress, UserAgent: p.UserAgent, CreatedAt: s.now(), ExpiresAt: s.now().Add(RequestLifetime),
 	}
+	secret := randomToken(32)
+	req.BrowserHash = hashToken(secret)
 	if req.CodeChallenge != "" && req.CodeChallengeMethod == "" {
 		req.CodeChallengeMethod = "plain"
 	}
@@ -244,7 +280,7 @@ func (s *Service) Authorize(ctx context.Context, p AuthorizeParams) Outcome {
 	if err != nil {
 		return back("server_error", failure.New(failure.InternalError, err))
 	}
-	return Outcome{Location: location, Page: page, PageNonce: pageNonce}
+	return Outcome{Location: location, Page: page, PageNonce: pageNonce, BindRequestID: req.ID, BindSecret: secret}
 }
 
 // loginHintTypes are the SAML IdPs that pre-fill their sign-in form from a
@@ -362,8 +398,9 @@ func (r *replayCache) Consume(assertionID string, expiresAt time.Time) error {
 // errReplayed aborts the code transaction when an assertion ID is taken.
 var errReplayed = errors.New("assertion already used")
 
-// ACS handles a SAML Response posted to a connection's ACS.
-func (s *Service) ACS(ctx context.Context, connID, samlResponse, relayState, ip, ua string) Outcome {
+// ACS handles a SAML Response posted to a connection's ACS. An answer to a
+// login we started must come from the browser that started it.
+func (s *Service) ACS(ctx context.Context, connID, samlResponse, relayState, ip, ua string, browser Browser) (o Outcome) {
 	conn, err := s.Store.GetConnection(ctx, connID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return Outcome{ErrorCode: "server_error", Err: failure.New(failure.InternalError, err)}
@@ -383,8 +420,18 @@ func (s *Service) ACS(ctx context.Context, connID, samlResponse, relayState, ip,
 			return s.samlFail(ctx, conn, nil, ip, ua, failure.New(failure.InternalError, err))
 		}
 	}
+	if req != nil {
+		defer func() { o.Unbind = req.ID }()
+	}
 	if req != nil && (req.ConnectionID != conn.ID || s.now().After(req.ExpiresAt)) {
 		return s.samlFail(ctx, conn, req, ip, ua, failure.Newf(failure.RequestUnknown, "the sign-in request expired or belongs to another connection"))
+	}
+	// The response's InResponseTo must be req.ID (checked with the
+	// signature below), so this binds the login it answers to the browser.
+	if req != nil {
+		if f := checkBrowser(*req, browser); f != nil {
+			return s.samlFail(ctx, conn, req, ip, ua, f)
+		}
 	}
 	if conn.State != store.ConnectionActive {
 		return s.samlFail(ctx, conn, req, ip, ua, failure.Newf(failure.ConnectionInactive, "connection is %s", conn.State))
@@ -534,8 +581,9 @@ func (s *Service) succeed(ctx context.Context, conn store.Connection, req *store
 	return Outcome{Location: withParams(redirect, url.Values{"code": {code}}, state)}
 }
 
-// OIDCCallback handles the provider's redirect back to a connection.
-func (s *Service) OIDCCallback(ctx context.Context, connID string, q url.Values, ip, ua string) Outcome {
+// OIDCCallback handles the provider's redirect back to a connection, in
+// the browser that started the login.
+func (s *Service) OIDCCallback(ctx context.Context, connID string, q url.Values, ip, ua string, browser Browser) (o Outcome) {
 	conn, err := s.Store.GetConnection(ctx, connID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return Outcome{ErrorCode: "server_error", Err: failure.New(failure.InternalError, err)}
@@ -555,9 +603,13 @@ func (s *Service) OIDCCallback(ctx context.Context, connID string, q url.Values,
 		s.recordFailure(ctx, conn, ip, ua, f)
 		return Outcome{ErrorCode: "invalid_request", Err: f}
 	}
+	defer func() { o.Unbind = req.ID }()
 	fail := func(f *failure.Error) Outcome {
 		s.recordFailure(ctx, conn, ip, ua, f)
 		return Outcome{RedirectURI: req.RedirectURI, State: req.State, ErrorCode: oauthErrorCode(f.Code), Err: f}
+	}
+	if f := checkBrowser(req, browser); f != nil {
+		return fail(f)
 	}
 	if conn.State != store.ConnectionActive {
 		return fail(failure.Newf(failure.ConnectionInactive, "connection is %s", conn.State))

@@ -216,6 +216,12 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 // error, or to an error page (HTML for browsers, JSON otherwise).
 func (h *Handler) finish(w http.ResponseWriter, r *http.Request, o Outcome) {
 	w.Header().Set("Cache-Control", "no-store")
+	if o.BindSecret != "" {
+		http.SetCookie(w, h.loginCookie(o.BindRequestID, o.BindSecret, int(RequestLifetime.Seconds())))
+	}
+	if o.Unbind != "" {
+		http.SetCookie(w, h.loginCookie(o.Unbind, "", -1))
+	}
 	switch {
 	case o.Page != nil:
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -240,6 +246,34 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, o Outcome) {
 // errorPage is shown when the browser cannot be sent back to the host app.
 // It must read well at 390 px: long values (a redirect URI) wrap inside
 // the card, ordinary words do not break.
+// loginCookie is the cookie that binds a login to the browser that started
+// it, scoped to the SSO endpoints. The SAML ACS receives a cross-site POST
+// from the IdP, which browsers send only SameSite=None cookies with, and
+// those must be Secure: so under an https base URL the cookie is
+// SameSite=None; Secure. Over plain http (gatehouse dev, an IdP on the
+// same site) it is SameSite=Lax, which same-site posts and the OIDC
+// callback's top-level GET carry.
+func (h *Handler) loginCookie(requestID, secret string, maxAge int) *http.Cookie {
+	c := &http.Cookie{Name: LoginCookieName(requestID), Value: secret, Path: "/sso/", MaxAge: maxAge, HttpOnly: true, SameSite: http.SameSiteLaxMode}
+	if u, err := url.Parse(h.Svc.BaseURL); err == nil {
+		c.Path = strings.TrimSuffix(u.Path, "/") + "/sso/"
+		if u.Scheme == "https" {
+			c.Secure, c.SameSite = true, http.SameSiteNoneMode
+		}
+	}
+	return c
+}
+
+// browser reads the login cookies the request carries.
+func browser(r *http.Request) Browser {
+	return func(requestID string) string {
+		if c, err := r.Cookie(LoginCookieName(requestID)); err == nil {
+			return c.Value
+		}
+		return ""
+	}
+}
+
 var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{.Title}} · Sign-in</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex">
@@ -319,12 +353,12 @@ func (h *Handler) acs(w http.ResponseWriter, r *http.Request) {
 		writeErrorPage(w, r, http.StatusBadRequest, Outcome{ErrorCode: "invalid_request", Err: f})
 		return
 	}
-	o := h.Svc.ACS(r.Context(), r.PathValue("id"), r.PostForm.Get("SAMLResponse"), r.PostForm.Get("RelayState"), clientIP(r), r.UserAgent())
+	o := h.Svc.ACS(r.Context(), r.PathValue("id"), r.PostForm.Get("SAMLResponse"), r.PostForm.Get("RelayState"), clientIP(r), r.UserAgent(), browser(r))
 	h.finish(w, r, o)
 }
 
 func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request) {
-	o := h.Svc.OIDCCallback(r.Context(), r.PathValue("id"), r.URL.Query(), clientIP(r), r.UserAgent())
+	o := h.Svc.OIDCCallback(r.Context(), r.PathValue("id"), r.URL.Query(), clientIP(r), r.UserAgent(), browser(r))
 	h.finish(w, r, o)
 }
 

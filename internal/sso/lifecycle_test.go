@@ -400,7 +400,7 @@ func TestMetadataRefresh(t *testing.T) {
 		c.RedirectURIs = []string{redirectURI}
 		c.SSOMetadataRefresh = time.Millisecond
 	})
-	e := &env{t: t, srv: srv, client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	e := &env{t: t, srv: srv, client: browserClient(t)}
 	var org struct{ ID string }
 	e.api("POST", "/organizations", map[string]any{"name": "R"}, 201, &org)
 	e.orgID = org.ID
@@ -621,7 +621,7 @@ func TestSAMLPostBinding(t *testing.T) {
 	e := newEnv(t, "sqlite")
 	idp := e.samlIdP(testidp.SAMLOptions{})
 	conn := e.samlConnection(idp, map[string]any{"idp_sso_binding": "post", "sign_requests": true})
-	res, err := http.Get(e.srv.URL + "/sso/authorize?" + url.Values{"client_id": {e.srv.ClientID}, "response_type": {"code"},
+	res, err := e.client.Get(e.srv.URL + "/sso/authorize?" + url.Values{"client_id": {e.srv.ClientID}, "response_type": {"code"},
 		"redirect_uri": {redirectURI}, "connection": {conn.ID}, "state": {"pb"}}.Encode())
 	if err != nil {
 		t.Fatal(err)

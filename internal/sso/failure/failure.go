@@ -22,6 +22,7 @@ const (
 	ConnectionInvalid   Code = "connection_invalid"
 	ConnectionInactive  Code = "connection_inactive"
 	RequestUnknown      Code = "request_unknown"
+	BrowserMismatch     Code = "browser_mismatch"
 	IdPInitiatedOff     Code = "idp_initiated_disabled"
 	ProfileIncomplete   Code = "profile_incomplete"
 	IdPUnreachable      Code = "idp_unreachable"
@@ -82,6 +83,9 @@ var Catalogue = map[Code]Reason{
 	RequestUnknown: {"The sign-in attempt expired or is unknown",
 		"The identity provider answered a sign-in that Gatehouse did not start, that took longer than 10 minutes, or that was already completed.",
 		"Start the sign-in again from the application. If the IdP sends RelayState values of its own, enable IdP-initiated login for this connection."},
+	BrowserMismatch: {"The sign-in was finished in another browser",
+		"The identity provider's answer reached a browser that did not start this sign-in, or came without the short-lived cookie Gatehouse set when the sign-in started (cookies blocked, or a plain-http Gatehouse with the identity provider on another site). Gatehouse refuses it so that nobody can sign someone else's browser in to their own account (login CSRF).",
+		"Start the sign-in again from the application, in the same browser, with cookies allowed for Gatehouse. Serve Gatehouse over https (GATEHOUSE_BASE_URL=https://…): browsers send the cookie with a SAML identity provider's cross-site POST only then. Users who start at the identity provider need allow_idp_initiated on the connection."},
 	IdPInitiatedOff: {"IdP-initiated sign-in is turned off",
 		"The identity provider sent an unsolicited response, and this connection accepts only sign-ins started by the application.",
 		"Start sign-in from the application, or enable allow_idp_initiated on the connection."},
