@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
@@ -294,6 +296,7 @@ p{margin:0 0 14px}
 .fix p{margin:0}
 code{background:var(--bg);padding:1px 5px;border-radius:4px;font-size:13px}
 small{color:var(--muted)}
+@media (max-width:480px){main{margin:24px auto}.card{padding:20px}}
 </style></head>
 <body><main><div class="card">
 <p class="eyebrow">Sign-in failed</p>
@@ -310,13 +313,31 @@ type errorPageData struct {
 	Title, Detail, Explanation, Fix, Code string
 }
 
+// sentence makes a failure's detail read as a sentence on the page: a
+// capital first letter (unless it starts with an identifier such as
+// redirect_uri) and a full stop.
+func sentence(s string) string {
+	if s == "" {
+		return s
+	}
+	first, _, _ := strings.Cut(s, " ")
+	if !strings.ContainsAny(first, "_\"") {
+		r, n := utf8.DecodeRuneInString(s)
+		s = string(unicode.ToUpper(r)) + s[n:]
+	}
+	if !strings.HasSuffix(s, ".") {
+		s += "."
+	}
+	return s
+}
+
 func writeErrorPage(w http.ResponseWriter, r *http.Request, status int, o Outcome) {
 	d := errorPageData{Title: "The sign-in could not be completed", Code: o.ErrorCode}
 	msg := d.Title
 	if o.Err != nil {
 		reason := o.Err.Reason()
 		msg = o.Err.Message()
-		d = errorPageData{Title: reason.Title, Detail: o.Err.Detail, Explanation: reason.Explanation, Fix: reason.Fix, Code: string(o.Err.Code)}
+		d = errorPageData{Title: reason.Title, Detail: sentence(o.Err.Detail), Explanation: reason.Explanation, Fix: reason.Fix, Code: string(o.Err.Code)}
 	}
 	if strings.Contains(r.Header.Get("Accept"), "text/html") {
 		var buf bytes.Buffer
