@@ -118,6 +118,20 @@ func testLoginBoundToBrowser(t *testing.T, backend string) {
 		loc, login := start(t, browserClient(t), conn.ID, "s3")
 		e.expectRejected(t, post(forged(t, login), samlAnswer(t, loc)), "browser_mismatch")
 	})
+	// An IdP that drops RelayState: the login is found by InResponseTo.
+	t.Run("saml/no RelayState, same browser", func(t *testing.T) {
+		b := browserClient(t)
+		loc, _ := start(t, b, conn.ID, "s4")
+		f := samlAnswer(t, loc)
+		f.RelayState = ""
+		wantCode(t, post(b, f), "s4")
+	})
+	t.Run("saml/no RelayState, other browser", func(t *testing.T) {
+		loc, _ := start(t, browserClient(t), conn.ID, "s5")
+		f := samlAnswer(t, loc)
+		f.RelayState = ""
+		e.expectRejected(t, post(browserClient(t), f), "browser_mismatch")
+	})
 	t.Run("saml/two tabs", func(t *testing.T) {
 		b := browserClient(t)
 		loc1, _ := start(t, b, conn.ID, "tab1")

@@ -420,6 +420,21 @@ func (s *Service) ACS(ctx context.Context, connID, samlResponse, relayState, ip,
 			return s.samlFail(ctx, conn, nil, ip, ua, failure.New(failure.InternalError, err))
 		}
 	}
+	// A response to a login we started names it in InResponseTo even when
+	// the IdP drops RelayState: it is bound to the browser all the same.
+	if req == nil {
+		if raw, err := ssosaml.DecodeResponse(samlResponse); err == nil {
+			if id := ssosaml.InResponseTo(raw); id != "" && len(id) <= 80 {
+				r, err := s.Store.TakeSSORequest(ctx, id)
+				switch {
+				case err == nil:
+					req = &r
+				case !errors.Is(err, store.ErrNotFound):
+					return s.samlFail(ctx, conn, nil, ip, ua, failure.New(failure.InternalError, err))
+				}
+			}
+		}
+	}
 	if req != nil {
 		defer func() { o.Unbind = req.ID }()
 	}
