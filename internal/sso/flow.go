@@ -495,10 +495,18 @@ func asFailure(err error) *failure.Error {
 }
 
 // landing returns where a login without a stored request (IdP-initiated)
-// lands: the connection's default redirect URI, else the install's.
+// lands: the connection's default redirect URI while it is still on the
+// allow-list (it may have been removed since it was set), else the
+// install's.
 func (s *Service) landing(ctx context.Context, conn store.Connection) string {
-	if conn.SAML.DefaultRedirectURI != "" {
-		return conn.SAML.DefaultRedirectURI
+	if d := conn.SAML.DefaultRedirectURI; d != "" {
+		if s.redirectAllowed(ctx, d) {
+			return d
+		}
+		if s.Log != nil {
+			s.Log.WarnContext(ctx, "connection default_redirect_uri is no longer on the allow-list; using the default redirect URI",
+				"connection_id", conn.ID, "default_redirect_uri", d)
+		}
 	}
 	return s.DefaultRedirectURI(ctx)
 }

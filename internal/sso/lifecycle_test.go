@@ -349,6 +349,22 @@ func TestPolicyAndRedirectURIs(t *testing.T) {
 			}
 			e.api("DELETE", "/redirect_uris/"+r.ID, nil, 204, nil)
 			e.api("DELETE", "/redirect_uris/"+r.ID, nil, 404, nil)
+
+			// A connection's default_redirect_uri that has left the
+			// allow-list is no longer trusted: IdP-initiated logins land on
+			// the install's default instead.
+			const app3 = "https://app3.example.com/cb"
+			e.api("POST", "/redirect_uris", map[string]any{"uri": app3}, 201, &r)
+			e.api("PUT", "/connections/"+conn.ID, map[string]any{"saml": map[string]any{"default_redirect_uri": app3}}, 200, nil)
+			form = must[*testidp.PostForm](t)(idp.IdPInitiatedLogin(conn.SAML.SPEntityID, alice.Email, ""))
+			if loc := e.post(form.URL, form.Values()).Header.Get("Location"); !strings.HasPrefix(loc, app3+"?code=") {
+				t.Fatalf("IdP-initiated landed at %s, want the connection's default", loc)
+			}
+			e.api("DELETE", "/redirect_uris/"+r.ID, nil, 204, nil)
+			form = must[*testidp.PostForm](t)(idp.IdPInitiatedLogin(conn.SAML.SPEntityID, alice.Email, ""))
+			if loc := e.post(form.URL, form.Values()).Header.Get("Location"); !strings.HasPrefix(loc, redirectURI+"?code=") {
+				t.Fatalf("IdP-initiated landed at %s after its default left the allow-list, want %s", loc, redirectURI)
+			}
 		})
 	}
 }
