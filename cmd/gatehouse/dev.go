@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -292,46 +293,97 @@ func (d *demoApp) routes() http.Handler {
 	})
 }
 
+// demoPage is the demo host app's one page. It is meant to read well on a
+// phone (390 px) as on a desktop: long IDs wrap inside the card, and the
+// buttons sit apart from each other and from links.
 var demoPage = template.Must(template.New("demo").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Demo app · Gatehouse</title>
+<html lang="en"><head><meta charset="utf-8"><title>{{if .Error}}Sign-in failed · {{else if .Profile}}Signed in · {{end}}Demo app · Gatehouse</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'%3E%3Crect width='32' height='32' rx='7' fill='%234f46e5'/%3E%3Cpath d='M10 23l6-14 6 14M12.5 18h7' fill='none' stroke='white' stroke-width='3' stroke-linecap='round' stroke-linejoin='round'/%3E%3C/svg%3E">
 <style>
-body{font-family:system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem;color:#1f2937}
-a.button{display:inline-block;background:#4f46e5;color:#fff;padding:.7rem 1.2rem;border-radius:6px;text-decoration:none;font-weight:600}
-pre{background:#f3f4f6;padding:1rem;border-radius:6px;overflow:auto;font-size:.85rem}
-.err{background:#fef2f2;border:1px solid #fecaca;padding:1rem;border-radius:6px}
-dt{font-weight:600}dd{margin:0 0 .5rem 0}
+:root{--ink:#1f2937;--muted:#6b7280;--line:#e5e7eb;--bg:#f5f6fa;--accent:#4f46e5;--accent-soft:#eef2ff;--ok:#166534;--ok-bg:#ecfdf3;--err:#991b1b;--err-bg:#fef2f2}
+*{box-sizing:border-box}
+body{margin:0;font:15px/1.55 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--ink);background:var(--bg)}
+header{background:#fff;border-bottom:1px solid var(--line)}
+.bar{max-width:44rem;margin:0 auto;padding:14px 16px;display:flex;align-items:center;gap:10px}
+.logo{width:30px;height:30px;border-radius:7px;background:var(--accent);color:#fff;display:grid;place-items:center;font-weight:700}
+.bar b{font-size:16px}
+.bar span{color:var(--muted);font-size:13px}
+main{max-width:44rem;margin:32px auto;padding:0 16px}
+.card{background:#fff;border:1px solid var(--line);border-radius:12px;padding:28px;box-shadow:0 1px 3px rgba(20,30,60,.06);overflow-wrap:anywhere}
+h1{font-size:22px;line-height:1.3;margin:0 0 10px}
+h2{font-size:13px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted);margin:26px 0 8px}
+p{margin:0 0 14px}
+.muted{color:var(--muted)}
+code{background:var(--bg);padding:1px 5px;border-radius:4px;font-size:13px}
+.actions{display:flex;flex-wrap:wrap;align-items:center;gap:12px 16px;margin:20px 0 4px}
+.button{display:inline-block;background:var(--accent);color:#fff;padding:10px 18px;border-radius:8px;text-decoration:none;font-weight:600}
+.button.secondary{background:#fff;color:var(--accent);border:1px solid #c7d2fe}
+a{color:var(--accent)}
+.banner{border-radius:8px;padding:12px 14px;margin-bottom:18px}
+.banner.ok{background:var(--ok-bg);color:var(--ok)}
+.banner.err{background:var(--err-bg);color:var(--err)}
+.banner p{margin:0}
+.banner p+p{margin-top:6px}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:8px 20px;margin:0}
+dt{font-weight:600;color:var(--muted)}
+dd{margin:0;min-width:0}
+ul.users{list-style:none;margin:0;padding:0;border:1px solid var(--line);border-radius:8px}
+ul.users li{padding:10px 12px}
+ul.users li+li{border-top:1px solid var(--line)}
+ul.groups{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:6px}
+ul.groups li{background:var(--accent-soft);color:var(--accent);border-radius:999px;padding:1px 10px;font-size:13px;font-weight:600}
+details{margin-top:22px}
+summary{cursor:pointer;color:var(--muted);font-weight:600}
+pre{background:var(--bg);padding:14px;border-radius:8px;overflow:auto;font-size:12.5px;margin:10px 0 0;overflow-wrap:normal}
+@media (max-width:480px){.card{padding:20px}dl{grid-template-columns:1fr;gap:2px}dd{margin-bottom:10px}}
 </style></head><body>
-<h1>Demo host app</h1>
-{{if .Error}}<div class="err"><p><strong>Sign-in failed:</strong> {{.Error}}</p><p>{{.Description}}</p></div>
-<p><a class="button" href="/demo/login">Try again</a></p>
-{{else if .Profile}}<p>Signed in with SSO. This is the profile Gatehouse returned:</p>
+<header><div class="bar"><div class="logo" aria-hidden="true">A</div><div><b>Acme app</b> <span>· a demo host app for Gatehouse</span></div></div></header>
+<main><div class="card">
+{{if .Error}}<h1>{{if .Title}}{{.Title}}{{else}}Sign-in failed{{end}}</h1>
+<div class="banner err" role="alert"><p>{{.Description}}</p>{{if not .Title}}<p>Error code: <code>{{.Error}}</code></p>{{end}}</div>
+<div class="actions"><a class="button" href="/demo/login">Sign in again</a><a href="/demo/">Back to the demo home</a></div>
+{{else if .Profile}}<h1>Welcome, {{.Name}}</h1>
+<div class="banner ok"><p>Signed in with SSO. This is the profile Gatehouse returned to the app:</p></div>
 <dl><dt>Name</dt><dd>{{.Name}}</dd><dt>Email</dt><dd>{{.Profile.Email}}</dd>
-<dt>Organization</dt><dd>{{.OrgID}}</dd><dt>Connection</dt><dd>{{.Profile.ConnectionID}} ({{.Profile.ConnectionType}})</dd>
-<dt>Groups</dt><dd>{{range .Profile.Groups}}{{.}} {{end}}</dd></dl>
-<pre>{{.JSON}}</pre><p><a class="button" href="/demo/login">Sign in again</a> <a href="/demo/">Home</a></p>
-{{else}}<p>This page plays your application. It sends you to Gatehouse's <code>/sso/authorize</code> for the demo
+<dt>Organization</dt><dd><code>{{.OrgID}}</code></dd>
+<dt>Connection</dt><dd><code>{{.Profile.ConnectionID}}</code> ({{.Profile.ConnectionType}})</dd>
+<dt>Groups</dt><dd>{{if .Profile.Groups}}<ul class="groups">{{range .Profile.Groups}}<li>{{.}}</li>{{end}}</ul>{{else}}<span class="muted">none</span>{{end}}</dd></dl>
+<details open><summary>The profile as JSON</summary><pre>{{.JSON}}</pre></details>
+<div class="actions"><a class="button" href="/demo/login">Sign in again</a><a href="/demo/">Back to the demo home</a></div>
+{{else}}<h1>Sign in to the demo app</h1>
+<p>This page plays your application. It sends you to Gatehouse's <code>/sso/authorize</code> for the demo
 organization, Gatehouse sends you to the built-in test IdP, and you come back here with a code that the app exchanges
 for your profile with the WorkOS Go SDK.</p>
-<p><a class="button" href="/demo/login">Sign in with SSO</a> &nbsp; <a class="button" href="/demo/login?via=oidc">Sign in with SSO (OIDC)</a></p>
-<p>Test users: <code>alice@example.com</code> / <code>alice</code>, <code>bob@example.com</code> / <code>bob</code>.</p>
-<p>Or <a href="{{.IdPStart}}">start at the IdP</a> (IdP-initiated login).</p>{{end}}
+<div class="actions"><a class="button" href="/demo/login">Sign in with SSO (SAML)</a><a class="button secondary" href="/demo/login?via=oidc">Sign in with SSO (OIDC)</a></div>
+<h2>Test users</h2>
+<ul class="users"><li><code>alice@example.com</code> · password <code>alice</code></li><li><code>bob@example.com</code> · password <code>bob</code></li></ul>
+<p class="muted" style="margin-top:18px">Or <a href="{{.IdPStart}}">start at the IdP</a> to try an IdP-initiated login.</p>{{end}}
+</div></main>
 </body></html>
 `))
 
 type demoData struct {
 	Error, Description, Name, OrgID, JSON, IdPStart string
-	Profile                                         *workos.Profile
+	// Title, when set, heads a failure the user can act on; its
+	// Description says what to do.
+	Title   string
+	Profile *workos.Profile
 }
 
 func (d *demoApp) render(w http.ResponseWriter, status int, data demoData) {
 	data.IdPStart = d.idpStart
+	var buf bytes.Buffer
+	if err := demoPage.Execute(&buf, data); err != nil {
+		d.log.Error("demo page", "err", err)
+		http.Error(w, "The demo page could not be shown.", http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; frame-ancestors 'none'")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	if err := demoPage.Execute(w, data); err != nil {
-		d.log.Error("demo page", "err", err)
-	}
+	w.Write(buf.Bytes())
 }
 
 func (d *demoApp) home(w http.ResponseWriter, r *http.Request) {
@@ -365,8 +417,15 @@ func (d *demoApp) handleCallback(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	tok, err := d.sdk.SSO().GetProfileAndToken(r.Context(), &workos.SSOGetProfileAndTokenParams{Code: q.Get("code")})
+	var apiErr *workos.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == "invalid_grant" {
+		// A reloaded or bookmarked callback: codes are single-use.
+		d.render(w, http.StatusBadRequest, demoData{Error: "invalid_grant", Title: "This sign-in link was already used",
+			Description: "Each sign-in code works once and for 10 minutes, so reloading this page cannot sign you in again. Sign in again to get a new one."})
+		return
+	}
 	if err != nil {
-		d.render(w, http.StatusBadGateway, demoData{Error: "token_exchange_failed", Description: err.Error()})
+		d.render(w, http.StatusBadGateway, demoData{Error: "token_exchange_failed", Description: "The app could not exchange the code with Gatehouse: " + err.Error()})
 		return
 	}
 	p := tok.Profile

@@ -1,8 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -31,32 +31,33 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
-// artifactDir is where screenshots go: GATEHOUSE_TEST_ARTIFACTS if set.
+// artifactDir is where screenshots go: GATEHOUSE_TEST_ARTIFACTS if set,
+// else the test's artefact directory (kept with go test -artifacts).
 func artifactDir(t *testing.T) string {
 	if d := os.Getenv("GATEHOUSE_TEST_ARTIFACTS"); d != "" {
 		if err := os.MkdirAll(d, 0o755); err == nil {
 			return d
 		}
 	}
-	return t.TempDir()
+	return t.ArtifactDir()
 }
 
-// TestDevDemoLoginInBrowser runs `gatehouse dev` and signs in through the
-// demo host app and the built-in IdP in a real headless Chromium, as a
-// newcomer would in their first minute.
-func TestDevDemoLoginInBrowser(t *testing.T) {
-	browser := chromiumPath(t)
-	dir := t.TempDir()
+// startDev runs `gatehouse dev` on a free port until the test ends and
+// returns its base URL and data directory.
+func startDev(t *testing.T) (base, dir string) {
+	t.Helper()
+	dir = t.TempDir()
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	var out bytes.Buffer
-	go func() { done <- run(ctx, []string{"dev", "--data-dir", dir, "--addr", addr}, &out, &bytes.Buffer{}) }()
+	go func() {
+		done <- run(ctx, []string{"dev", "--data-dir", dir, "--addr", addr, "--log-level", "error"}, io.Discard, io.Discard)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		<-done
 	})
-	base := "http://" + addr
+	base = "http://" + addr
 	for i := 0; ; i++ {
 		res, err := http.Get(base + "/healthz")
 		if err == nil {
@@ -68,18 +69,41 @@ func TestDevDemoLoginInBrowser(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	return base, dir
+}
 
+// newBrowser starts a headless Chromium with its own profile in userDir,
+// its viewport width×height (a phone's when mobile), for two minutes.
+func newBrowser(t *testing.T, browser, userDir string, width, height int64, mobile bool) context.Context {
+	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(browser), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(filepath.Join(dir, "chromium")), chromedp.WindowSize(1100, 900))
+		chromedp.UserDataDir(userDir), chromedp.WindowSize(int(width), int(height)))
 	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer acancel()
+	t.Cleanup(acancel)
 	bctx, bcancel := chromedp.NewContext(actx)
-	defer bcancel()
-	bctx, tcancel := context.WithTimeout(bctx, 60*time.Second)
-	defer tcancel()
+	t.Cleanup(bcancel)
+	bctx, tcancel := context.WithTimeout(bctx, 2*time.Minute)
+	t.Cleanup(tcancel)
+	var emulate []chromedp.EmulateViewportOption
+	if mobile {
+		emulate = append(emulate, chromedp.EmulateMobile)
+	}
+	if _, err := chromedp.Run(bctx, chromedp.EmulateViewport(width, height, emulate...)); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return bctx
+}
+
+// TestDevDemoLoginInBrowser runs `gatehouse dev` and signs in through the
+// demo host app and the built-in IdP in a real headless Chromium, as a
+// newcomer would in their first minute.
+func TestDevDemoLoginInBrowser(t *testing.T) {
+	browser := chromiumPath(t)
+	base, dir := startDev(t)
+	bctx := newBrowser(t, browser, filepath.Join(dir, "chromium"), 1100, 900, false)
 
 	steps := []chromedp.Action[chromedp.Void]{
 		chromedp.Navigate(base + "/demo/"),

@@ -86,9 +86,21 @@ func TestDev(t *testing.T) {
 		page = read(c.PostForm(base+action, v))
 		action, v = formValues(t, page)
 		// Posting it to the ACS comes back to the demo with the profile.
-		page = read(c.PostForm(action, v))
+		res, err := c.PostForm(action, v)
+		page = read(res, err)
 		if !strings.Contains(page, "Signed in with SSO") || !strings.Contains(page, "alice@example.com") {
 			t.Fatalf("round %d: demo page:\n%s", round, page)
+		}
+		// Reloading the callback finds the code spent: a page that says so
+		// and offers a new sign-in, not a 502.
+		res, err = c.Get(res.Request.URL.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "already used") || !strings.Contains(string(b), `href="/demo/login"`) {
+			t.Fatalf("round %d: reloaded callback: %d\n%s", round, res.StatusCode, b)
 		}
 		// The same through the OIDC demo organization and test provider.
 		page = read(c.Get(base + "/demo/login?via=oidc"))

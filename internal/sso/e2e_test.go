@@ -5,6 +5,7 @@ import (
 	"compress/flate"
 	"context"
 	"encoding/base64"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -159,8 +160,10 @@ func TestSAMLLoginSDKs(t *testing.T) {
 	}
 }
 
-// TestAuthorizeErrors checks the /sso/authorize refusals: an untrusted
-// redirect_uri gets an error page, a trusted one gets the error back.
+// TestAuthorizeErrors checks every /sso/authorize refusal: while the
+// client or its redirect_uri is not trusted, the browser gets an error page
+// and never a Location (RFC 6749 §4.1.2.1); after that the error goes back
+// to the redirect_uri. Each error carries a fix that fits it.
 func TestAuthorizeErrors(t *testing.T) {
 	e := newEnv(t, "sqlite")
 	idp := e.samlIdP(testidp.SAMLOptions{})
@@ -185,32 +188,75 @@ func TestAuthorizeErrors(t *testing.T) {
 		name      string
 		url       string
 		status    int
-		wantError string // error= on the redirect
+		wantError string   // error= on the redirect, or the page's code
+		want      []string // in the page, or in error_description
+		notWant   []string
 	}{
-		{"untrusted redirect_uri", with("redirect_uri", "https://evil.example/cb", "connection", conn.ID), 400, ""},
-		{"missing redirect_uri", with("redirect_uri", "", "connection", conn.ID), 400, ""},
-		{"no selector", with(), 302, "invalid_request"},
-		{"two selectors", with("connection", conn.ID, "organization", e.orgID), 302, "invalid_request"},
-		{"unknown connection", with("connection", "conn_01HZZZZZZZZZZZZZZZZZZZZZZZ"), 302, "connection_invalid"},
-		{"unknown organization", with("organization", "org_01HZZZZZZZZZZZZZZZZZZZZZZZ"), 302, "organization_invalid"},
-		{"unverified domain", with("domain_hint", "nowhere.example"), 302, "domain_invalid"},
-		{"wrong client_id", with("client_id", "client_nope", "connection", conn.ID), 302, "invalid_client"},
-		{"wrong response_type", with("response_type", "token", "connection", conn.ID), 302, "unsupported_response_type"},
-		{"oauth provider", with("provider", "GoogleOAuth"), 302, "invalid_request"},
+		{"missing client_id", with("client_id", "", "connection", conn.ID), 400, "client_invalid",
+			[]string{"client_id parameter is missing", "GATEHOUSE_CLIENT_ID"}, []string{"unknown client_id", "selectors", "exactly one of"}},
+		{"unknown client_id", with("client_id", "client_nope", "connection", conn.ID), 400, "client_invalid",
+			[]string{"client_nope", "GATEHOUSE_CLIENT_ID"}, []string{"exactly one of"}},
+		{"unknown client_id and untrusted redirect_uri", with("client_id", "client_nope", "redirect_uri", "https://evil.example/cb"), 400, "client_invalid",
+			[]string{"client_nope", "GATEHOUSE_CLIENT_ID"}, nil},
+		{"missing redirect_uri", with("redirect_uri", "", "connection", conn.ID), 400, "redirect_uri_invalid",
+			[]string{"redirect_uri parameter is missing", "POST /redirect_uris", "GATEHOUSE_REDIRECT_URIS"}, []string{"exactly one of"}},
+		{"untrusted redirect_uri", with("redirect_uri", "https://evil.example/cb", "connection", conn.ID), 400, "redirect_uri_invalid",
+			[]string{"https://evil.example/cb", "not on the allow-list", "POST /redirect_uris", "GATEHOUSE_REDIRECT_URIS"}, []string{"exactly one of"}},
+		{"no selector", with(), 302, "invalid_request", []string{"domain_hint or login_hint"}, nil},
+		{"two selectors", with("connection", conn.ID, "organization", e.orgID), 302, "invalid_request", []string{"Pass only one of"}, nil},
+		{"unknown connection", with("connection", "conn_01HZZZZZZZZZZZZZZZZZZZZZZZ"), 302, "connection_invalid", []string{"GET /connections"}, nil},
+		{"unknown organization", with("organization", "org_01HZZZZZZZZZZZZZZZZZZZZZZZ"), 302, "organization_invalid", []string{"Create a connection"}, nil},
+		{"unverified domain", with("domain_hint", "nowhere.example"), 302, "domain_invalid", []string{"POST /organization_domains"}, nil},
+		{"wrong response_type", with("response_type", "token", "connection", conn.ID), 302, "unsupported_response_type", []string{"response_type=code"}, []string{"exactly one of"}},
+		{"bad code_challenge_method", with("code_challenge", "abc", "code_challenge_method", "S512", "connection", conn.ID), 302, "invalid_request", []string{"code_challenge_method=S256"}, nil},
+		{"oauth provider", with("provider", "GoogleOAuth"), 302, "invalid_request", []string{"no OAuth providers"}, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			res := e.get(c.url)
+			req := must[*http.Request](t)(http.NewRequest("GET", c.url, nil))
+			req.Header.Set("Accept", "text/html,application/xhtml+xml")
+			res := must[*http.Response](t)(e.client.Do(req))
+			body := string(must[[]byte](t)(io.ReadAll(res.Body)))
+			res.Body.Close()
 			if res.StatusCode != c.status {
-				t.Fatalf("status %d, want %d", res.StatusCode, c.status)
+				t.Fatalf("status %d, want %d: %s", res.StatusCode, c.status, body)
 			}
+			text := body
 			if c.status == 302 {
 				q := callback(t, res)
 				if q.Get("error") != c.wantError || q.Get("state") != "s1" || q.Get("error_description") == "" {
 					t.Fatalf("callback %v", q)
 				}
+				text = q.Get("error_description")
+			} else {
+				if loc := res.Header.Get("Location"); loc != "" {
+					t.Fatalf("untrusted request redirected to %s", loc)
+				}
+				if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+					t.Fatalf("content type %q", ct)
+				}
+				if !strings.Contains(body, "<code>"+c.wantError+"</code>") || !strings.Contains(body, "How to fix") {
+					t.Fatalf("page lacks code %s or a fix:\n%s", c.wantError, body)
+				}
+				text = html.UnescapeString(body)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(text, w) {
+					t.Errorf("answer lacks %q:\n%s", w, text)
+				}
+			}
+			for _, w := range c.notWant {
+				if strings.Contains(text, w) {
+					t.Errorf("answer has %q, which does not fit this error:\n%s", w, text)
+				}
 			}
 		})
+	}
+
+	// A client that is not a browser gets the same refusal as JSON.
+	res := e.get(with("client_id", "", "redirect_uri", "https://evil.example/cb"))
+	if res.StatusCode != 400 || res.Header.Get("Location") != "" {
+		t.Fatalf("JSON refusal: %d %s", res.StatusCode, res.Header.Get("Location"))
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,15 +48,52 @@ type Outcome struct {
 	Page        []byte
 	PageNonce   string
 	RedirectURI string // the trusted redirect_uri for an error
+	// Description, when set, is the error_description sent to RedirectURI
+	// instead of the failure's message.
+	Description string
 	State       string
 	ErrorCode   string // OAuth-style error for the redirect
 	Err         *failure.Error
+	// Bind, set when a login starts, is the secret to keep in the
+	// browser's cookie for login BindRequestID (LoginCookieName).
+	BindRequestID, BindSecret string
+	// Unbind names the login whose cookie the IdP's answer spent.
+	Unbind string
+}
+
+// Browser returns the login secret that the browser sent for a login
+// request ID (the value of its LoginCookieName cookie), "" if none.
+type Browser func(requestID string) string
+
+// LoginCookieName is the name of the cookie that binds login requestID to
+// the browser that started it. Each login has its own, so two tabs signing
+// in at once do not overwrite each other's.
+func LoginCookieName(requestID string) string {
+	sum := sha256.Sum256([]byte(requestID))
+	return "gatehouse_login_" + hex.EncodeToString(sum[:8])
+}
+
+// checkBrowser refuses an IdP answer to login req that comes without the
+// cookie set in the browser that started it (login CSRF: an attacker's
+// own IdP answer pushed into a victim's browser).
+func checkBrowser(req store.SSORequest, browser Browser) *failure.Error {
+	secret := ""
+	if browser != nil {
+		secret = browser(req.ID)
+	}
+	if secret == "" {
+		return failure.Newf(failure.BrowserMismatch, "this browser has no sign-in cookie for the login")
+	}
+	if len(req.BrowserHash) == 0 || subtle.ConstantTimeCompare(api.HashKey(secret), req.BrowserHash) != 1 {
+		return failure.Newf(failure.BrowserMismatch, "this browser's sign-in cookie belongs to another login")
+	}
+	return nil
 }
 
 // ErrorLocation is the redirect_uri with error, error_description and state.
 func (o Outcome) ErrorLocation() string {
-	desc := ""
-	if o.Err != nil {
+	desc := o.Description
+	if desc == "" && o.Err != nil {
 		desc = o.Err.Message()
 	}
 	return withParams(o.RedirectURI, url.Values{"error": {o.ErrorCode}, "error_description": {desc}}, o.State)
@@ -86,27 +124,32 @@ func newRequestID() string {
 // Authorize starts a login: it checks the request, picks the connection,
 // stores the login in flight and returns the IdP URL.
 func (s *Service) Authorize(ctx context.Context, p AuthorizeParams) Outcome {
-	fail := func(errCode string, f *failure.Error) Outcome {
-		return Outcome{RedirectURI: "", State: p.State, ErrorCode: errCode, Err: f}
+	// RFC 6749 §4.1.2.1: while the client or its redirect_uri is not
+	// trusted, never redirect; the error is shown as a page.
+	refuse := func(f *failure.Error) Outcome { return Outcome{State: p.State, ErrorCode: "invalid_request", Err: f} }
+	switch {
+	case p.ClientID == "":
+		return refuse(failure.Newf(failure.ClientInvalid, "the client_id parameter is missing"))
+	case subtle.ConstantTimeCompare([]byte(p.ClientID), []byte(s.ClientID)) != 1:
+		return refuse(failure.Newf(failure.ClientInvalid, "client_id %q is not this Gatehouse's client ID", p.ClientID))
+	case p.RedirectURI == "":
+		return refuse(failure.Newf(failure.RedirectURIInvalid, "the redirect_uri parameter is missing"))
+	case !s.redirectAllowed(ctx, p.RedirectURI):
+		return refuse(failure.Newf(failure.RedirectURIInvalid, "redirect_uri %q is not on the allow-list", p.RedirectURI))
 	}
-	if p.RedirectURI == "" {
-		return fail("invalid_request", failure.Newf(failure.InvalidRequest, "redirect_uri is required"))
-	}
-	if !s.redirectAllowed(ctx, p.RedirectURI) {
-		return fail("invalid_request", failure.Newf(failure.InvalidRequest, "redirect_uri %q is not on the allow-list", p.RedirectURI))
-	}
-	// From here on errors go back to the (trusted) redirect_uri.
+	// From here on errors go back to the (trusted) redirect_uri, with the
+	// fix in error_description: they are the host app developer's to fix.
 	back := func(errCode string, f *failure.Error) Outcome {
-		return Outcome{RedirectURI: p.RedirectURI, State: p.State, ErrorCode: errCode, Err: f}
-	}
-	if p.ClientID != s.ClientID {
-		return back("invalid_client", failure.Newf(failure.InvalidRequest, "unknown client_id %q", p.ClientID))
+		return Outcome{RedirectURI: p.RedirectURI, State: p.State, ErrorCode: errCode, Err: f,
+			Description: f.Message() + ". How to fix: " + f.Reason().Fix}
 	}
 	if p.ResponseType != "code" {
-		return back("unsupported_response_type", failure.Newf(failure.InvalidRequest, "response_type must be code"))
+		return back("unsupported_response_type", failure.Newf(failure.InvalidRequest, "response_type must be code").
+			WithFix("Send response_type=code (the WorkOS SDKs do): Gatehouse supports only the authorization code flow."))
 	}
 	if p.CodeChallenge != "" && p.CodeChallengeMethod != "S256" && p.CodeChallengeMethod != "plain" && p.CodeChallengeMethod != "" {
-		return back("invalid_request", failure.Newf(failure.InvalidRequest, "code_challenge_method must be S256 or plain"))
+		return back("invalid_request", failure.Newf(failure.InvalidRequest, "code_challenge_method must be S256 or plain").
+			WithFix("Send code_challenge_method=S256 with a code_challenge, or leave both out."))
 	}
 	selectors := 0
 	for _, v := range []string{p.Connection, p.Organization, p.Provider, p.Domain} {
@@ -115,7 +158,8 @@ func (s *Service) Authorize(ctx context.Context, p AuthorizeParams) Outcome {
 		}
 	}
 	if selectors > 1 {
-		return back("invalid_request", failure.Newf(failure.InvalidRequest, "give exactly one of connection, organization, provider or domain"))
+		return back("invalid_request", failure.Newf(failure.InvalidRequest, "give exactly one of connection, organization, provider or domain").
+			WithFix("Pass only one of connection, organization, provider or domain to /sso/authorize."))
 	}
 	var conn store.Connection
 	var err error
@@ -123,7 +167,8 @@ func (s *Service) Authorize(ctx context.Context, p AuthorizeParams) Outcome {
 	case p.Connection != "":
 		conn, err = s.Store.GetConnection(ctx, p.Connection)
 		if errors.Is(err, store.ErrNotFound) {
-			return back("connection_invalid", failure.Newf(failure.ConnectionInvalid, "no connection %q", p.Connection))
+			return back("connection_invalid", failure.Newf(failure.ConnectionInvalid, "no connection %q", p.Connection).
+				WithFix("Pass the ID of an existing connection (GET /connections lists them), or pass organization instead."))
 		}
 	case p.Organization != "":
 		conn, err = s.activeConnection(ctx, p.Organization)
@@ -131,7 +176,8 @@ func (s *Service) Authorize(ctx context.Context, p AuthorizeParams) Outcome {
 			return back("organization_invalid", failure.Newf(failure.ConnectionInvalid, "organization %q has no active connection", p.Organization))
 		}
 	case p.Provider != "":
-		return back("invalid_request", failure.Newf(failure.InvalidRequest, "provider %q is not supported; use connection or organization", p.Provider))
+		return back("invalid_request", failure.Newf(failure.InvalidRequest, "provider %q is not supported; use connection or organization", p.Provider).
+			WithFix("Gatehouse has no OAuth providers (GoogleOAuth, MicrosoftOAuth, …) yet: sign users in through a connection or organization."))
 	default:
 		domain := p.Domain
 		if domain == "" {
@@ -143,11 +189,13 @@ func (s *Service) Authorize(ctx context.Context, p AuthorizeParams) Outcome {
 			}
 		}
 		if domain == "" {
-			return back("invalid_request", failure.Newf(failure.InvalidRequest, "give one of connection, organization, domain_hint or login_hint"))
+			return back("invalid_request", failure.Newf(failure.InvalidRequest, "give one of connection, organization, domain_hint or login_hint").
+				WithFix("Pass connection or organization, or a domain_hint or login_hint whose domain an organization has verified."))
 		}
 		conn, err = s.connectionForDomain(ctx, domain)
 		if errors.Is(err, store.ErrNotFound) {
-			return back("domain_invalid", failure.Newf(failure.ConnectionInvalid, "no organization with an active connection has verified %q", strings.ToLower(domain)))
+			return back("domain_invalid", failure.Newf(failure.ConnectionInvalid, "no organization with an active connection has verified %q", strings.ToLower(domain)).
+				WithFix("Verify the domain for the organization (POST /organization_domains, then its DNS check) and give the organization an active connection, or pass organization or connection instead."))
 		}
 	}
 	if err != nil {
@@ -163,6 +211,8 @@ func (s *Service) Authorize(ctx context.Context, p AuthorizeParams) Outcome {
 		State: p.State, CodeChallenge: p.CodeChallenge, CodeChallengeMethod: p.CodeChallengeMethod,
 		IPAddress: p.IPAddress, UserAgent: p.UserAgent, CreatedAt: s.now(), ExpiresAt: s.now().Add(RequestLifetime),
 	}
+	secret := secrets.Token(32)
+	req.BrowserHash = api.HashKey(secret)
 	if req.CodeChallenge != "" && req.CodeChallengeMethod == "" {
 		req.CodeChallengeMethod = "plain"
 	}
@@ -217,7 +267,7 @@ func (s *Service) Authorize(ctx context.Context, p AuthorizeParams) Outcome {
 	if err != nil {
 		return back("server_error", failure.New(failure.InternalError, err))
 	}
-	return Outcome{Location: location, Page: page, PageNonce: pageNonce}
+	return Outcome{Location: location, Page: page, PageNonce: pageNonce, BindRequestID: req.ID, BindSecret: secret}
 }
 
 // loginHintTypes are the SAML IdPs that pre-fill their sign-in form from a
@@ -339,8 +389,9 @@ func (r *replayCache) Consume(assertionID string, expiresAt time.Time) error {
 // errReplayed aborts the code transaction when an assertion ID is taken.
 var errReplayed = errors.New("assertion already used")
 
-// ACS handles a SAML Response posted to a connection's ACS.
-func (s *Service) ACS(ctx context.Context, connID, samlResponse, relayState, ip, ua string) Outcome {
+// ACS handles a SAML Response posted to a connection's ACS. An answer to a
+// login we started must come from the browser that started it.
+func (s *Service) ACS(ctx context.Context, connID, samlResponse, relayState, ip, ua string, browser Browser) (o Outcome) {
 	conn, err := s.Store.GetConnection(ctx, connID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return Outcome{ErrorCode: "server_error", Err: failure.New(failure.InternalError, err)}
@@ -360,8 +411,33 @@ func (s *Service) ACS(ctx context.Context, connID, samlResponse, relayState, ip,
 			return s.samlFail(ctx, conn, nil, ip, ua, failure.New(failure.InternalError, err))
 		}
 	}
+	// A response to a login we started names it in InResponseTo even when
+	// the IdP drops RelayState: it is bound to the browser all the same.
+	if req == nil {
+		if raw, err := ssosaml.DecodeResponse(samlResponse); err == nil {
+			if id := ssosaml.InResponseTo(raw); id != "" && len(id) <= 80 {
+				r, err := s.Store.TakeSSORequest(ctx, id)
+				switch {
+				case err == nil:
+					req = &r
+				case !errors.Is(err, store.ErrNotFound):
+					return s.samlFail(ctx, conn, nil, ip, ua, failure.New(failure.InternalError, err))
+				}
+			}
+		}
+	}
+	if req != nil {
+		defer func() { o.Unbind = req.ID }()
+	}
 	if req != nil && (req.ConnectionID != conn.ID || s.now().After(req.ExpiresAt)) {
 		return s.samlFail(ctx, conn, req, ip, ua, failure.Newf(failure.RequestUnknown, "the sign-in request expired or belongs to another connection"))
+	}
+	// The response's InResponseTo must be req.ID (checked with the
+	// signature below), so this binds the login it answers to the browser.
+	if req != nil {
+		if f := checkBrowser(*req, browser); f != nil {
+			return s.samlFail(ctx, conn, req, ip, ua, f)
+		}
 	}
 	if conn.State != store.ConnectionActive {
 		return s.samlFail(ctx, conn, req, ip, ua, failure.Newf(failure.ConnectionInactive, "connection is %s", conn.State))
@@ -428,10 +504,18 @@ func asFailure(err error) *failure.Error {
 }
 
 // landing returns where a login without a stored request (IdP-initiated)
-// lands: the connection's default redirect URI, else the install's.
+// lands: the connection's default redirect URI while it is still on the
+// allow-list (it may have been removed since it was set), else the
+// install's.
 func (s *Service) landing(ctx context.Context, conn store.Connection) string {
-	if conn.SAML.DefaultRedirectURI != "" {
-		return conn.SAML.DefaultRedirectURI
+	if d := conn.SAML.DefaultRedirectURI; d != "" {
+		if s.redirectAllowed(ctx, d) {
+			return d
+		}
+		if s.Log != nil {
+			s.Log.WarnContext(ctx, "connection default_redirect_uri is no longer on the allow-list; using the default redirect URI",
+				"connection_id", conn.ID, "default_redirect_uri", d)
+		}
 	}
 	return s.DefaultRedirectURI(ctx)
 }
@@ -529,8 +613,9 @@ func (s *Service) succeed(ctx context.Context, conn store.Connection, req *store
 	return Outcome{Location: withParams(redirect, url.Values{"code": {code}}, state)}
 }
 
-// OIDCCallback handles the provider's redirect back to a connection.
-func (s *Service) OIDCCallback(ctx context.Context, connID string, q url.Values, ip, ua string) Outcome {
+// OIDCCallback handles the provider's redirect back to a connection, in
+// the browser that started the login.
+func (s *Service) OIDCCallback(ctx context.Context, connID string, q url.Values, ip, ua string, browser Browser) (o Outcome) {
 	conn, err := s.Store.GetConnection(ctx, connID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return Outcome{ErrorCode: "server_error", Err: failure.New(failure.InternalError, err)}
@@ -550,9 +635,13 @@ func (s *Service) OIDCCallback(ctx context.Context, connID string, q url.Values,
 		s.recordFailure(ctx, conn, ip, ua, f)
 		return Outcome{ErrorCode: "invalid_request", Err: f}
 	}
+	defer func() { o.Unbind = req.ID }()
 	fail := func(f *failure.Error) Outcome {
 		s.recordFailure(ctx, conn, ip, ua, f)
 		return Outcome{RedirectURI: req.RedirectURI, State: req.State, ErrorCode: oauthErrorCode(f.Code), Err: f}
+	}
+	if f := checkBrowser(req, browser); f != nil {
+		return fail(f)
 	}
 	if conn.State != store.ConnectionActive {
 		return fail(failure.Newf(failure.ConnectionInactive, "connection is %s", conn.State))
@@ -615,7 +704,7 @@ func authEvent(status string, conn store.Connection, ip, ua, email string, f *fa
 		SSO: authEventSSO{OrganizationID: api.StrPtr(conn.OrganizationID), ConnectionID: api.StrPtr(conn.ID)},
 	}
 	if f != nil {
-		r := failure.Catalogue[f.Code]
+		r := f.Reason()
 		d.Error = &authEventFail{Code: string(f.Code), Message: f.Message(), Explanation: r.Explanation, Fix: r.Fix}
 	}
 	return d

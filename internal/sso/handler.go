@@ -1,6 +1,7 @@
 package sso
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"html/template"
@@ -10,6 +11,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
@@ -215,6 +218,12 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 // error, or to an error page (HTML for browsers, JSON otherwise).
 func (h *Handler) finish(w http.ResponseWriter, r *http.Request, o Outcome) {
 	w.Header().Set("Cache-Control", "no-store")
+	if o.BindSecret != "" {
+		http.SetCookie(w, h.loginCookie(o.BindRequestID, o.BindSecret, int(RequestLifetime.Seconds())))
+	}
+	if o.Unbind != "" {
+		http.SetCookie(w, h.loginCookie(o.Unbind, "", -1))
+	}
 	switch {
 	case o.Page != nil:
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -236,30 +245,117 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, o Outcome) {
 	}
 }
 
+// errorPage is shown when the browser cannot be sent back to the host app.
+// It must read well at 390 px: long values (a redirect URI) wrap inside
+// the card, ordinary words do not break.
+// loginCookie is the cookie that binds a login to the browser that started
+// it, scoped to the SSO endpoints. The SAML ACS receives a cross-site POST
+// from the IdP, which browsers send only SameSite=None cookies with, and
+// those must be Secure: so under an https base URL the cookie is
+// SameSite=None; Secure. Over plain http (gatehouse dev, an IdP on the
+// same site) it is SameSite=Lax, which same-site posts and the OIDC
+// callback's top-level GET carry.
+func (h *Handler) loginCookie(requestID, secret string, maxAge int) *http.Cookie {
+	c := &http.Cookie{Name: LoginCookieName(requestID), Value: secret, Path: "/sso/", MaxAge: maxAge, HttpOnly: true, SameSite: http.SameSiteLaxMode}
+	if u, err := url.Parse(h.Svc.BaseURL); err == nil {
+		c.Path = strings.TrimSuffix(u.Path, "/") + "/sso/"
+		if u.Scheme == "https" {
+			c.Secure, c.SameSite = true, http.SameSiteNoneMode
+		}
+	}
+	return c
+}
+
+// browser reads the login cookies the request carries.
+func browser(r *http.Request) Browser {
+	return func(requestID string) string {
+		if c, err := r.Cookie(LoginCookieName(requestID)); err == nil {
+			return c.Value
+		}
+		return ""
+	}
+}
+
 var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sign-in failed</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#222}
-code{background:#f3f3f3;padding:.1rem .3rem;border-radius:3px}</style></head>
-<body><h1>Sign-in failed</h1><p>{{.Message}}</p>{{if .Explanation}}<p>{{.Explanation}}</p>{{end}}
-{{if .Fix}}<p><strong>How to fix:</strong> {{.Fix}}</p>{{end}}<p>Error code: <code>{{.Code}}</code></p></body></html>
+<html lang="en"><head><meta charset="utf-8"><title>{{.Title}} · Sign-in</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex">
+<link rel="icon" href="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'%3E%3Crect width='32' height='32' rx='7' fill='%233b4cca'/%3E%3Cpath d='M21 11.5a7 7 0 1 0 1.5 6.5H16' fill='none' stroke='white' stroke-width='3' stroke-linecap='round'/%3E%3C/svg%3E">
+<style>
+:root{--ink:#1b2330;--muted:#5f6b7a;--line:#dfe3ea;--bg:#f3f5f9;--accent:#3b4cca;--fix-bg:#eef1fd}
+*{box-sizing:border-box}
+body{margin:0;font:15px/1.55 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--ink);background:var(--bg)}
+main{max-width:560px;margin:48px auto;padding:0 16px}
+.card{background:#fff;border:1px solid var(--line);border-radius:12px;padding:28px;box-shadow:0 1px 3px rgba(20,30,60,.06);overflow-wrap:anywhere}
+.eyebrow{margin:0 0 6px;color:#a01c1c;font-size:13px;font-weight:600;letter-spacing:.03em;text-transform:uppercase}
+h1{font-size:21px;line-height:1.3;margin:0 0 12px;overflow-wrap:normal}
+p{margin:0 0 14px}
+.detail{font-weight:500}
+.muted{color:var(--muted)}
+.fix{background:var(--fix-bg);border-radius:8px;padding:14px 16px;margin:18px 0}
+.fix h2{font-size:13px;margin:0 0 4px;text-transform:uppercase;letter-spacing:.04em;color:var(--accent)}
+.fix p{margin:0}
+code{background:var(--bg);padding:1px 5px;border-radius:4px;font-size:13px}
+small{color:var(--muted)}
+@media (max-width:480px){main{margin:24px auto}.card{padding:20px}}
+</style></head>
+<body><main><div class="card">
+<p class="eyebrow">Sign-in failed</p>
+<h1>{{.Title}}</h1>
+{{with .Detail}}<p class="detail">{{.}}</p>{{end}}
+{{with .Explanation}}<p class="muted">{{.}}</p>{{end}}
+{{with .Fix}}<div class="fix"><h2>How to fix</h2><p>{{.}}</p></div>{{end}}
+<small>Error code: <code>{{.Code}}</code></small>
+</div></main></body></html>
 `))
 
+// errorPageData is what errorPage shows.
+type errorPageData struct {
+	Title, Detail, Explanation, Fix, Code string
+}
+
+// sentence makes a failure's detail read as a sentence on the page: a
+// capital first letter (unless it starts with an identifier such as
+// redirect_uri) and a full stop.
+func sentence(s string) string {
+	if s == "" {
+		return s
+	}
+	first, _, _ := strings.Cut(s, " ")
+	if !strings.ContainsAny(first, "_\"") {
+		r, n := utf8.DecodeRuneInString(s)
+		s = string(unicode.ToUpper(r)) + s[n:]
+	}
+	if !strings.HasSuffix(s, ".") {
+		s += "."
+	}
+	return s
+}
+
 func writeErrorPage(w http.ResponseWriter, r *http.Request, status int, o Outcome) {
-	code, msg := o.ErrorCode, "The sign-in could not be completed."
-	var reason failure.Reason
+	d := errorPageData{Title: "The sign-in could not be completed", Code: o.ErrorCode}
+	msg := d.Title
 	if o.Err != nil {
-		msg, reason = o.Err.Message(), failure.Catalogue[o.Err.Code]
-		code = string(o.Err.Code)
+		reason := o.Err.Reason()
+		msg = o.Err.Message()
+		d = errorPageData{Title: reason.Title, Detail: sentence(o.Err.Detail), Explanation: reason.Explanation, Fix: reason.Fix, Code: string(o.Err.Code)}
 	}
 	if strings.Contains(r.Header.Get("Accept"), "text/html") {
+		var buf bytes.Buffer
+		if err := errorPage.Execute(&buf, d); err != nil {
+			http.Error(w, msg, http.StatusInternalServerError)
+			return
+		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'")
 		w.WriteHeader(status)
-		errorPage.Execute(w, map[string]string{"Message": msg, "Explanation": reason.Explanation, "Fix": reason.Fix, "Code": code})
+		w.Write(buf.Bytes())
 		return
 	}
-	api.WriteJSON(w, status, map[string]string{"error": o.ErrorCode, "error_description": msg, "code": code, "message": msg})
+	out := map[string]string{"error": o.ErrorCode, "error_description": msg, "code": d.Code, "message": msg}
+	if d.Fix != "" {
+		out["fix"] = d.Fix
+	}
+	api.WriteJSON(w, status, out)
 }
 
 // maxACSBody bounds the ACS form: the SAMLResponse limit plus room for
@@ -278,12 +374,12 @@ func (h *Handler) acs(w http.ResponseWriter, r *http.Request) {
 		writeErrorPage(w, r, http.StatusBadRequest, Outcome{ErrorCode: "invalid_request", Err: f})
 		return
 	}
-	o := h.Svc.ACS(r.Context(), r.PathValue("id"), r.PostForm.Get("SAMLResponse"), r.PostForm.Get("RelayState"), clientIP(r), r.UserAgent())
+	o := h.Svc.ACS(r.Context(), r.PathValue("id"), r.PostForm.Get("SAMLResponse"), r.PostForm.Get("RelayState"), clientIP(r), r.UserAgent(), browser(r))
 	h.finish(w, r, o)
 }
 
 func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request) {
-	o := h.Svc.OIDCCallback(r.Context(), r.PathValue("id"), r.URL.Query(), clientIP(r), r.UserAgent())
+	o := h.Svc.OIDCCallback(r.Context(), r.PathValue("id"), r.URL.Query(), clientIP(r), r.UserAgent(), browser(r))
 	h.finish(w, r, o)
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -36,12 +37,22 @@ func backends(t testing.TB) []string { return apptest.Backends(t) }
 func newEnv(t testing.TB, backend string) *env {
 	t.Helper()
 	srv := apptest.Start(t, backend, func(c *config.Config) { c.RedirectURIs = []string{redirectURI} })
-	e := &env{t: t, srv: srv, client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	e := &env{t: t, srv: srv, client: browserClient(t)}
 	var org struct{ ID string }
 	e.api("POST", "/organizations", map[string]any{"name": "Example Corp",
 		"domain_data": []map[string]string{{"domain": "example.com", "state": "verified"}}}, 201, &org)
 	e.orgID = org.ID
 	return e
+}
+
+// browserClient is an HTTP client that keeps cookies, as a browser does
+// (the login cookie set at /sso/authorize), and does not follow redirects.
+func browserClient(t testing.TB) *http.Client {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 // api sends an authenticated JSON request and decodes the answer.

@@ -349,6 +349,22 @@ func TestPolicyAndRedirectURIs(t *testing.T) {
 			}
 			e.api("DELETE", "/redirect_uris/"+r.ID, nil, 204, nil)
 			e.api("DELETE", "/redirect_uris/"+r.ID, nil, 404, nil)
+
+			// A connection's default_redirect_uri that has left the
+			// allow-list is no longer trusted: IdP-initiated logins land on
+			// the install's default instead.
+			const app3 = "https://app3.example.com/cb"
+			e.api("POST", "/redirect_uris", map[string]any{"uri": app3}, 201, &r)
+			e.api("PUT", "/connections/"+conn.ID, map[string]any{"saml": map[string]any{"default_redirect_uri": app3}}, 200, nil)
+			form = must[*testidp.PostForm](t)(idp.IdPInitiatedLogin(conn.SAML.SPEntityID, alice.Email, ""))
+			if loc := e.post(form.URL, form.Values()).Header.Get("Location"); !strings.HasPrefix(loc, app3+"?code=") {
+				t.Fatalf("IdP-initiated landed at %s, want the connection's default", loc)
+			}
+			e.api("DELETE", "/redirect_uris/"+r.ID, nil, 204, nil)
+			form = must[*testidp.PostForm](t)(idp.IdPInitiatedLogin(conn.SAML.SPEntityID, alice.Email, ""))
+			if loc := e.post(form.URL, form.Values()).Header.Get("Location"); !strings.HasPrefix(loc, redirectURI+"?code=") {
+				t.Fatalf("IdP-initiated landed at %s after its default left the allow-list, want %s", loc, redirectURI)
+			}
 		})
 	}
 }
@@ -402,7 +418,7 @@ func TestMetadataRefresh(t *testing.T) {
 		c.RedirectURIs = []string{redirectURI}
 		c.SSOMetadataRefresh = time.Millisecond
 	})
-	e := &env{t: t, srv: srv, client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	e := &env{t: t, srv: srv, client: browserClient(t)}
 	var org struct{ ID string }
 	e.api("POST", "/organizations", map[string]any{"name": "R"}, 201, &org)
 	e.orgID = org.ID
@@ -653,7 +669,7 @@ func TestSAMLPostBinding(t *testing.T) {
 	e := newEnv(t, "sqlite")
 	idp := e.samlIdP(testidp.SAMLOptions{})
 	conn := e.samlConnection(idp, map[string]any{"idp_sso_binding": "post", "sign_requests": true})
-	res, err := http.Get(e.srv.URL + "/sso/authorize?" + url.Values{"client_id": {e.srv.ClientID}, "response_type": {"code"},
+	res, err := e.client.Get(e.srv.URL + "/sso/authorize?" + url.Values{"client_id": {e.srv.ClientID}, "response_type": {"code"},
 		"redirect_uri": {redirectURI}, "connection": {conn.ID}, "state": {"pb"}}.Encode())
 	if err != nil {
 		t.Fatal(err)

@@ -126,8 +126,11 @@ type SSORequest struct {
 	CodeChallengeMethod string
 	IPAddress           string
 	UserAgent           string
-	CreatedAt           time.Time
-	ExpiresAt           time.Time
+	// BrowserHash is the SHA-256 of the secret in the cookie set in the
+	// browser that started the login; the IdP's answer must come with it.
+	BrowserHash []byte
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
 }
 
 // SSOGrant is a profile bound to a one-time code or an access token; only

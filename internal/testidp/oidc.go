@@ -194,6 +194,7 @@ func NewOIDC(issuerURL string, opts OIDCOptions) (*OIDCProvider, error) {
 	p.mux.HandleFunc("POST "+bp+"/token", p.handleToken)
 	p.mux.HandleFunc("GET "+bp+"/userinfo", p.handleUserinfo)
 	p.mux.HandleFunc("POST "+bp+"/userinfo", p.handleUserinfo)
+	p.mux.HandleFunc("GET "+bp+"/{$}", p.handleHome)
 	return p, nil
 }
 
@@ -205,6 +206,7 @@ func NewOIDC(issuerURL string, opts OIDCOptions) (*OIDCProvider, error) {
 //	POST      /login                             the login form's target
 //	POST      /token                             authorization_code grant
 //	GET, POST /userinfo                          claims for a bearer access token
+//	GET       /                                  a landing page: endpoints, clients, demo accounts
 func (p *OIDCProvider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.mux.ServeHTTP(w, r)
 }
@@ -379,6 +381,25 @@ func (p *OIDCProvider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.showLogin(w, http.StatusOK, ar, ar.loginHint, "")
+}
+
+// handleHome is the provider's landing page: what it is, its endpoints,
+// its registered clients and (unless hidden) the demo accounts.
+func (p *OIDCProvider) handleHome(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	clients := slices.SortedFunc(maps.Values(p.clients), func(a, b OIDCClient) int { return strings.Compare(a.ID, b.ID) })
+	p.mu.Unlock()
+	var users []User
+	if !p.opts.HideUsers {
+		users = p.users.all()
+	}
+	render(w, p.log, http.StatusOK, "oidc-home", map[string]any{
+		"Protocol":  oidcProtocol,
+		"Issuer":    p.issuer,
+		"Discovery": p.issuer + "/.well-known/openid-configuration",
+		"Clients":   clients,
+		"Users":     users,
+	})
 }
 
 // showLogin stores ar and renders the login page that continues it.

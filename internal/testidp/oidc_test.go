@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -550,5 +551,44 @@ func TestOIDCMountedUnderPrefix(t *testing.T) {
 	raw, _ := r.exchange(r.authorize())
 	if _, err := r.verifier.Verify(r.ctx, raw); err != nil {
 		t.Fatalf("Verify: %v", err)
+	}
+}
+
+// TestOIDCLandingPage: the provider's root is a page that names its
+// endpoints, clients and demo accounts, under the pages' CSP, and never
+// shows a client secret.
+func TestOIDCLandingPage(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		opts      OIDCOptions
+		wantUsers bool
+	}{
+		{"demo accounts shown", OIDCOptions{}, true},
+		{"demo accounts hidden", OIDCOptions{HideUsers: true}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			op, srv := newOIDCServer(t, tc.opts)
+			res, err := http.Get(srv.URL + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			page := string(b)
+			if res.StatusCode != http.StatusOK || res.Header.Get("Content-Security-Policy") != pageCSP {
+				t.Fatalf("status %d, CSP %q", res.StatusCode, res.Header.Get("Content-Security-Policy"))
+			}
+			for _, want := range []string{op.Issuer(), "/.well-known/openid-configuration", rpClientID, rpRedirectURI, `rel="icon"`} {
+				if !strings.Contains(page, want) {
+					t.Errorf("landing page lacks %q", want)
+				}
+			}
+			if strings.Contains(page, rpSecret) {
+				t.Error("landing page shows the client secret")
+			}
+			if got := strings.Contains(page, alice.Password); got != tc.wantUsers {
+				t.Errorf("shows a password: %v, want %v", got, tc.wantUsers)
+			}
+		})
 	}
 }

@@ -520,11 +520,7 @@ func (p sessionProvider) GetSession(w http.ResponseWriter, r *http.Request, req 
 		}
 		return nil
 	}
-	app := ""
-	if req.ServiceProviderMetadata != nil {
-		app = req.ServiceProviderMetadata.EntityID
-	}
-	pend := pendingLogin{app: app, method: r.Method, path: r.URL.Path, query: r.URL.RawQuery}
+	pend := pendingLogin{app: spName(req.ServiceProviderMetadata), method: r.Method, path: r.URL.Path, query: r.URL.RawQuery}
 	if r.Method == http.MethodPost {
 		pend.form = cloneValues(r.PostForm)
 	}
@@ -580,6 +576,21 @@ func (s *SAMLIdP) renderLogin(w http.ResponseWriter, status int, id, app, email,
 	render(w, s.log, status, "login", page)
 }
 
+// spName is how the pages name a service provider: its metadata's display
+// name, else the host of its entity ID (which is often a long URL).
+func spName(md *saml.EntityDescriptor) string {
+	if md == nil {
+		return ""
+	}
+	if org := md.Organization; org != nil && len(org.OrganizationDisplayNames) > 0 && org.OrganizationDisplayNames[0].Value != "" {
+		return org.OrganizationDisplayNames[0].Value
+	}
+	if u, err := url.Parse(md.EntityID); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return md.EntityID
+}
+
 // handleHome shows the applications to a signed-in browser, else the
 // login form.
 func (s *SAMLIdP) handleHome(w http.ResponseWriter, r *http.Request) {
@@ -592,11 +603,7 @@ func (s *SAMLIdP) handleHome(w http.ResponseWriter, r *http.Request) {
 	var apps []app
 	s.mu.Lock()
 	for _, id := range s.spOrder {
-		name := id
-		if org := s.sps[id].Organization; org != nil && len(org.OrganizationDisplayNames) > 0 {
-			name = org.OrganizationDisplayNames[0].Value
-		}
-		apps = append(apps, app{Name: name, EntityID: id})
+		apps = append(apps, app{Name: spName(s.sps[id]), EntityID: id})
 	}
 	s.mu.Unlock()
 	render(w, s.log, http.StatusOK, "home", map[string]any{

@@ -16,11 +16,11 @@ var uiSource string
 // templates are constant, so a parse error is a programming error.
 var pages = template.Must(template.New("ui").Funcs(template.FuncMap{"join": strings.Join}).Parse(uiSource))
 
-// pageCSP allows the inline stylesheet and nothing else: no script and no
-// framing (so the login form cannot be clickjacked). It sets no
+// pageCSP allows the inline stylesheet and the data: favicon, nothing
+// else: no script and no framing (so the login form cannot be clickjacked). It sets no
 // form-action: browsers apply it to the redirects that follow a form post,
 // and the OIDC login form redirects to the relying party.
-const pageCSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"
+const pageCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'"
 
 // loginPage is the data of the "login" template.
 type loginPage struct {

@@ -17,9 +17,12 @@ type Code string
 const (
 	// Request and routing.
 	InvalidRequest      Code = "invalid_request"
+	ClientInvalid       Code = "client_invalid"
+	RedirectURIInvalid  Code = "redirect_uri_invalid"
 	ConnectionInvalid   Code = "connection_invalid"
 	ConnectionInactive  Code = "connection_inactive"
 	RequestUnknown      Code = "request_unknown"
+	BrowserMismatch     Code = "browser_mismatch"
 	IdPInitiatedOff     Code = "idp_initiated_disabled"
 	ProfileIncomplete   Code = "profile_incomplete"
 	IdPUnreachable      Code = "idp_unreachable"
@@ -65,6 +68,12 @@ var Catalogue = map[Code]Reason{
 	InvalidRequest: {"The sign-in request was not valid",
 		"The application sent a sign-in request with a missing or conflicting parameter.",
 		"Check the parameters your application passes to /sso/authorize (exactly one of connection, organization, provider, domain_hint or login_hint)."},
+	ClientInvalid: {"The sign-in request has no valid client_id",
+		"The application's link to /sso/authorize must carry this Gatehouse's client ID; without it Gatehouse cannot tell which application asked, so it does not send the browser back.",
+		"Pass the client ID that Gatehouse prints at start (client_…, or the value of GATEHOUSE_CLIENT_ID) as client_id, e.g. workos.WithClientID in the Go SDK or clientId in the Node SDK."},
+	RedirectURIInvalid: {"The redirect URI is not allowed",
+		"The sign-in request's redirect_uri is missing or not on this Gatehouse's allow-list, so Gatehouse does not send the browser, or a code, there.",
+		"Add the exact URI to the allow-list with POST /redirect_uris {\"uri\": \"…\"} or the GATEHOUSE_REDIRECT_URIS setting (comma-separated), and pass that URI as redirect_uri; matching is exact, including the scheme, port, path and trailing slash."},
 	ConnectionInvalid: {"No usable SSO connection",
 		"No active SSO connection matched the request.",
 		"Create a connection for the organization and finish its setup so that it becomes active."},
@@ -74,6 +83,9 @@ var Catalogue = map[Code]Reason{
 	RequestUnknown: {"The sign-in attempt expired or is unknown",
 		"The identity provider answered a sign-in that Gatehouse did not start, that took longer than 10 minutes, or that was already completed.",
 		"Start the sign-in again from the application. If the IdP sends RelayState values of its own, enable IdP-initiated login for this connection."},
+	BrowserMismatch: {"The sign-in was finished in another browser",
+		"The identity provider's answer reached a browser that did not start this sign-in, or came without the short-lived cookie Gatehouse set when the sign-in started (cookies blocked, or a plain-http Gatehouse with the identity provider on another site). Gatehouse refuses it so that nobody can sign someone else's browser in to their own account (login CSRF).",
+		"Start the sign-in again from the application, in the same browser, with cookies allowed for Gatehouse. Serve Gatehouse over https (GATEHOUSE_BASE_URL=https://…): browsers send the cookie with a SAML identity provider's cross-site POST only then. Users who start at the identity provider need allow_idp_initiated on the connection."},
 	IdPInitiatedOff: {"IdP-initiated sign-in is turned off",
 		"The identity provider sent an unsolicited response, and this connection accepts only sign-ins started by the application.",
 		"Start sign-in from the application, or enable allow_idp_initiated on the connection."},
@@ -174,7 +186,10 @@ var Catalogue = map[Code]Reason{
 type Error struct {
 	Code   Code
 	Detail string // extra context shown with the reason, may be empty
-	Err    error
+	// Fix, when set, replaces the catalogue's fix for this occurrence: one
+	// code can have several causes, and the fix shown must fit the cause.
+	Fix string
+	Err error
 }
 
 // Error returns the reason, detail and cause, for logs.
@@ -205,6 +220,25 @@ func (e *Error) Message() string {
 		msg += ": " + e.Detail
 	}
 	return msg
+}
+
+// Reason returns the catalogue's reason for the code, with the
+// occurrence's own fix when it has one.
+func (e *Error) Reason() Reason {
+	r, ok := Catalogue[e.Code]
+	if !ok {
+		r = Reason{Title: string(e.Code)}
+	}
+	if e.Fix != "" {
+		r.Fix = e.Fix
+	}
+	return r
+}
+
+// WithFix sets the occurrence's fix and returns e.
+func (e *Error) WithFix(fix string) *Error {
+	e.Fix = fix
+	return e
 }
 
 // New returns an *Error with code wrapping err.

@@ -300,6 +300,16 @@ func Classify(err error, raw []byte) *failure.Error {
 	return &failure.Error{Code: code, Err: cause}
 }
 
+// InResponseTo returns the InResponseTo of a decoded Response, unverified:
+// use it only to find the request that ValidateResponse must then match.
+func InResponseTo(raw []byte) string {
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(raw); err != nil || doc.Root() == nil {
+		return ""
+	}
+	return doc.Root().SelectAttrValue("InResponseTo", "")
+}
+
 // countAssertions counts Assertion and EncryptedAssertion elements
 // anywhere in the document; used only to name a failure.
 func countAssertions(raw []byte) int {

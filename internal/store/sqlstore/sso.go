@@ -252,21 +252,21 @@ func (q *queries) MarkCertificateNotified(ctx context.Context, connectionID, fin
 // CreateSSORequest implements store.SSO.
 func (q *queries) CreateSSORequest(ctx context.Context, r store.SSORequest) error {
 	return q.exec(ctx, false, `INSERT INTO sso_requests (id, connection_id, organization_id, redirect_uri, state, nonce, code_verifier,
-		code_challenge, code_challenge_method, ip_address, user_agent, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		code_challenge, code_challenge_method, ip_address, user_agent, created_at, expires_at, browser_hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		r.ID, r.ConnectionID, r.OrganizationID, r.RedirectURI, r.State, r.Nonce, r.CodeVerifier, r.CodeChallenge, r.CodeChallengeMethod,
 		r.IPAddress, r.UserAgent,
-		store.Millis(r.CreatedAt), store.Millis(r.ExpiresAt))
+		store.Millis(r.CreatedAt), store.Millis(r.ExpiresAt), r.BrowserHash)
 }
 
 const requestCols = `id, connection_id, organization_id, redirect_uri, state, nonce, code_verifier, code_challenge,
-	code_challenge_method, ip_address, user_agent, created_at, expires_at`
+	code_challenge_method, ip_address, user_agent, created_at, expires_at, browser_hash`
 
 func scanRequest(s rowScanner) (store.SSORequest, error) {
 	var r store.SSORequest
 	var created, expires int64
 	err := s.Scan(&r.ID, &r.ConnectionID, &r.OrganizationID, &r.RedirectURI, &r.State, &r.Nonce, &r.CodeVerifier, &r.CodeChallenge,
-		&r.CodeChallengeMethod, &r.IPAddress, &r.UserAgent, &created, &expires)
+		&r.CodeChallengeMethod, &r.IPAddress, &r.UserAgent, &created, &expires, &r.BrowserHash)
 	r.CreatedAt, r.ExpiresAt = store.FromMillis(created), store.FromMillis(expires)
 	return r, err
 }

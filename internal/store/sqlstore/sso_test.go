@@ -62,12 +62,21 @@ func TestSSOStore(t *testing.T) {
 			}
 
 			// A request, a code: each taken once.
-			req := store.SSORequest{ID: "_r1", ConnectionID: c.ID, OrganizationID: c.OrganizationID, RedirectURI: "https://a/cb", CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+			req := store.SSORequest{ID: "_r1", ConnectionID: c.ID, OrganizationID: c.OrganizationID, RedirectURI: "https://a/cb",
+				BrowserHash: []byte{0, 1, 0xfe, 0xff}, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
 			if err := s.CreateSSORequest(ctx, req); err != nil {
 				t.Fatal(err)
 			}
-			if r, err := s.TakeSSORequest(ctx, "_r1"); err != nil || r.RedirectURI != "https://a/cb" {
+			if r, err := s.TakeSSORequest(ctx, "_r1"); err != nil || r.RedirectURI != "https://a/cb" || string(r.BrowserHash) != string(req.BrowserHash) {
 				t.Fatalf("take: %v %+v", err, r)
+			}
+			// A login without a browser binding reads back as none (nil).
+			unbound := store.SSORequest{ID: "_r0", ConnectionID: c.ID, OrganizationID: c.OrganizationID, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+			if err := s.CreateSSORequest(ctx, unbound); err != nil {
+				t.Fatal(err)
+			}
+			if r, err := s.TakeSSORequest(ctx, "_r0"); err != nil || len(r.BrowserHash) != 0 {
+				t.Fatalf("take unbound: %v %+v", err, r)
 			}
 			if _, err := s.TakeSSORequest(ctx, "_r1"); !errors.Is(err, store.ErrNotFound) {
 				t.Fatalf("second take: %v", err)
