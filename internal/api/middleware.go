@@ -120,7 +120,8 @@ func Observe(log *slog.Logger, m *Metrics, next http.Handler) http.Handler {
 				m.latency.WithLabelValues(route).Observe(d.Seconds())
 			}
 			log.LogAttrs(r.Context(), slog.LevelInfo, "http", slog.String("method", r.Method), slog.String("path", r.URL.Path),
-				slog.Int("status", sw.status), slog.Duration("duration", d), slog.String("request_id", rid))
+				slog.Int("status", sw.status), slog.Duration("duration", d), slog.String("request_id", rid),
+				slog.String("client_ip", ClientIP(r)))
 		}()
 		if strings.ContainsRune(r.URL.Path, 0) || strings.Contains(r.URL.RawQuery, "%00") {
 			// See HasNUL: no backend can store or match it.

@@ -149,7 +149,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 	mux.Handle("/", api.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		return &errs.Error{Kind: errs.KindNotFound, Code: "route_not_found", Message: fmt.Sprintf("No route for %s %s.", r.Method, r.URL.Path)}
 	}))
-	a.handler = api.Observe(log, api.NewMetrics(reg), mux)
+	a.handler = api.WithClientIP(cfg.TrustedProxies, api.Observe(log, api.NewMetrics(reg), mux))
 
 	a.workers = append(a.workers,
 		func(ctx context.Context) { a.Orgs.RunScheduler(ctx, cfg.DomainCheckInterval) },

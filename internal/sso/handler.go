@@ -6,7 +6,6 @@ import (
 	"html/template"
 	"io"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -188,15 +187,9 @@ func (h *Handler) deleteRedirect(w http.ResponseWriter, r *http.Request) error {
 	return api.WriteJSON(w, http.StatusNoContent, nil)
 }
 
-// clientIP is the request's peer address. Forwarded headers are not
-// trusted: Gatehouse does not know its proxies.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+// clientIP is the address recorded on authentication events: the peer, or
+// the client behind a trusted proxy (GATEHOUSE_TRUSTED_PROXIES).
+func clientIP(r *http.Request) string { return api.ClientIP(r) }
 
 func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()

@@ -40,9 +40,9 @@ func backends(t testing.TB) []string {
 	return out
 }
 
-func newEnv(t testing.TB, backend string) *env {
+func newEnv(t testing.TB, backend string, opts ...apptest.Option) *env {
 	t.Helper()
-	srv := apptest.Start(t, backend, func(c *config.Config) { c.RedirectURIs = []string{redirectURI} })
+	srv := apptest.Start(t, backend, append([]apptest.Option{func(c *config.Config) { c.RedirectURIs = []string{redirectURI} }}, opts...)...)
 	e := &env{t: t, srv: srv, client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	var org struct{ ID string }
 	e.api("POST", "/organizations", map[string]any{"name": "Example Corp",
