@@ -19,7 +19,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/directory"
 	"github.com/gatehouse-dev/gatehouse/internal/directory/google"
 	"github.com/gatehouse-dev/gatehouse/internal/directory/scim"
-	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/events"
 	"github.com/gatehouse-dev/gatehouse/internal/id"
 	"github.com/gatehouse-dev/gatehouse/internal/netguard"
@@ -146,9 +145,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 		}
 		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "database": st.Dialect()})
 	})
-	mux.Handle("/", api.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		return &errs.Error{Kind: errs.KindNotFound, Code: "route_not_found", Message: fmt.Sprintf("No route for %s %s.", r.Method, r.URL.Path)}
-	}))
+	r.Fallback()
 	a.handler = api.WithClientIP(cfg.TrustedProxies, api.Observe(log, api.NewMetrics(reg), mux))
 
 	a.workers = append(a.workers,
