@@ -3,8 +3,7 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,8 +11,11 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"text/tabwriter"
 
+	"github.com/gatehouse-dev/gatehouse/internal/apikey"
 	"github.com/gatehouse-dev/gatehouse/internal/app"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 )
@@ -53,10 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "migrate":
 		return migrate(ctx, rest, stdout, stderr)
 	case "keys":
-		if len(rest) == 0 || rest[0] != "create" {
-			return fmt.Errorf("usage: gatehouse keys create [flags]")
-		}
-		return createKey(ctx, rest[1:], stdout, stderr)
+		return keys(ctx, rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "gatehouse", version)
 		return nil
@@ -143,31 +142,80 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
-// NewAPIKey returns a new random API key, "sk_" + 32 random bytes.
-func NewAPIKey() string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return "sk_" + base64.RawURLEncoding.EncodeToString(b)
-}
+// NewAPIKey returns a new random API key.
+func NewAPIKey() string { return apikey.NewSecret() }
 
-func createKey(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("keys create", flag.ContinueOnError)
+const keysUsage = `usage: gatehouse keys create [--name NAME] | list | revoke KEY_ID [flags]`
+
+// keys manages API keys offline, straight in the database: for the first
+// key, and for when no working key is left.
+func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New(keysUsage)
+	}
+	sub, args := args[0], args[1:]
+	fs := flag.NewFlagSet("keys "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	name := fs.String("name", "cli", "a name to recognise the key by")
-	cfg, err := config.Load(fs, args, nil)
+	var name *string
+	switch sub {
+	case "create":
+		name = fs.String("name", "cli", "a name to recognise the key by")
+	case "list", "revoke":
+	default:
+		return fmt.Errorf("unknown keys command %q; %s", sub, keysUsage)
+	}
+	// The key ID may come before the flags or after them.
+	var keyID string
+	if sub == "revoke" && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		keyID, args = args[0], args[1:]
+	}
+	cfg, err := config.LoadStorage(fs, args, nil)
 	if err != nil {
 		return err
+	}
+	if sub == "revoke" {
+		switch {
+		case keyID == "" && fs.NArg() == 1:
+			keyID = fs.Arg(0)
+		case keyID != "" && fs.NArg() == 0:
+		default:
+			return errors.New("usage: gatehouse keys revoke KEY_ID (see gatehouse keys list)")
+		}
 	}
 	st, err := app.OpenStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	key := NewAPIKey()
-	if err := app.RegisterAPIKey(ctx, st, key, *name); err != nil {
-		return err
+	svc := &apikey.Service{Store: st}
+	switch sub {
+	case "create":
+		k, err := svc.Create(ctx, *name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, k.Value)
+		fmt.Fprintf(stderr, "Created %s (%s). Store this key now: Gatehouse keeps only its hash and cannot show it again.\n", k.ID, k.Name)
+	case "list":
+		ks, err := svc.List(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tKEY\tCREATED\tLAST USED")
+		for _, k := range ks {
+			used := "never"
+			if k.LastUsedAt != nil {
+				used = *k.LastUsedAt
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.ObfuscatedValue, k.CreatedAt, used)
+		}
+		return tw.Flush()
+	case "revoke":
+		if err := svc.Revoke(ctx, keyID); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "revoked %s\n", keyID)
 	}
-	fmt.Fprintln(stdout, key)
-	fmt.Fprintln(stderr, "Store this key now: Gatehouse keeps only its hash and cannot show it again.")
 	return nil
 }

@@ -139,27 +139,6 @@ func HashKey(secret string) []byte {
 	return h[:]
 }
 
-// Authenticate requires a valid API key as a Bearer token.
-func Authenticate(keys store.APIKeys, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := BearerToken(r)
-		if !ok {
-			WriteError(w, r, errs.Unauthorized("Unauthorized: send your API key as 'Authorization: Bearer sk_…'."))
-			return
-		}
-		k, err := keys.APIKeyByHash(r.Context(), HashKey(tok))
-		if err != nil {
-			if err == store.ErrNotFound {
-				WriteError(w, r, errs.Unauthorized("Unauthorized: the API key is not valid."))
-				return
-			}
-			WriteError(w, r, fmt.Errorf("look up api key: %w", err))
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), apiKeyKey, k.ID)))
-	})
-}
-
 // BearerToken returns the token of an "Authorization: Bearer …" header.
 func BearerToken(r *http.Request) (string, bool) {
 	h := r.Header.Get("Authorization")

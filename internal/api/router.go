@@ -19,6 +19,11 @@ type Router struct {
 	Mux   *http.ServeMux
 	Store store.Store
 	Table *RouteTable // optional
+	// Auth checks API keys on management routes; nil = a KeyAuth on Store
+	// with no rate limit.
+	Auth *KeyAuth
+	// Limits are the rate limiters public routes wrap themselves in.
+	Limits Limits
 }
 
 // RouteTable lists registered routes.
@@ -55,7 +60,11 @@ func (t *RouteTable) Routes() []Route {
 // r.API("GET /organizations", h.list).
 func (rt Router) API(pattern string, h HandlerFunc) {
 	rt.Table.add(Route{Pattern: pattern, APIKey: true})
-	rt.Mux.Handle(pattern, Authenticate(rt.Store, Idempotent(rt.Store, h)))
+	auth := rt.Auth
+	if auth == nil {
+		auth = &KeyAuth{Keys: rt.Store}
+	}
+	rt.Mux.Handle(pattern, auth.Wrap(Idempotent(rt.Store, h)))
 }
 
 // Public registers a route with no API-key auth.

@@ -28,6 +28,7 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 		{"events readers never skip a late commit", testEventsLateCommit},
 		{"idempotency reservations", testIdempotency},
 		{"settings keep the first value", testSettings},
+		{"api keys: list, revoke, last used", testAPIKeys},
 		{"deadlock victims are retried", testDeadlockRetry},
 	}
 	for _, tc := range tests {
