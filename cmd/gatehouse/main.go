@@ -23,17 +23,6 @@ import (
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "0.1.0-dev"
 
-const usage = `Gatehouse: self-hosted enterprise SSO, directory sync and log streams, WorkOS-compatible.
-
-Usage:
-  gatehouse serve   [flags]   run the server
-  gatehouse migrate [flags]   apply database migrations and exit
-  gatehouse keys create [flags]   create an API key and print it once
-  gatehouse version           print the version
-
-Run "gatehouse <command> -h" for a command's flags. Every flag also reads a GATEHOUSE_* variable.
-`
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -45,42 +34,51 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		usage(stderr)
 		return fmt.Errorf("no command given")
 	}
-	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "serve":
-		return serve(ctx, rest, stdout, stderr)
-	case "migrate":
-		return migrate(ctx, rest, stdout, stderr)
-	case "keys":
-		return keys(ctx, rest, stdout, stderr)
-	case "version", "--version", "-v":
-		fmt.Fprintln(stdout, "gatehouse", version)
+	name, rest := args[0], args[1:]
+	switch name {
+	case "-h", "-help", "--help":
+		usage(stdout)
 		return nil
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+	case "--version", "-v":
+		name = "version"
+	}
+	c, ok := lookup(name)
+	if !ok {
+		usage(stderr)
+		return fmt.Errorf("unknown command %q", name)
+	}
+	if wantsHelp(rest) {
+		c.help(stdout)
 		return nil
 	}
-	if extra, ok := extraCommands[cmd]; ok {
-		return extra(ctx, rest, stdout, stderr)
-	}
-	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("unknown command %q", cmd)
+	return c.run(ctx, rest, stdout, stderr)
 }
 
-// extraCommands lets other files of this package add subcommands (dev).
-var extraCommands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) error{}
-
+// loadConfig reads the configuration of the named command: only the
+// flags that apply to it.
 func loadConfig(name string, args []string, stderr io.Writer) (config.Config, *slog.Logger, error) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfg, err := config.Load(fs, args, nil)
+	fs := newFlagSet(name, stderr)
+	load := config.Load
+	if c, _ := lookup(name); c.scope == config.ScopeStorage {
+		load = config.LoadStorage
+	}
+	cfg, err := load(fs, args, nil)
 	if err != nil {
 		return cfg, nil, err
 	}
 	return cfg, newLogger(cfg, stderr), nil
+}
+
+// newFlagSet returns a command's flag set; a mistake points at the
+// command's help rather than printing it all.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprintf(stderr, "Run \"gatehouse %s -h\" for its flags.\n", strings.Fields(name)[0]) }
+	return fs
 }
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
@@ -154,8 +152,7 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New(keysUsage)
 	}
 	sub, args := args[0], args[1:]
-	fs := flag.NewFlagSet("keys "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("keys "+sub, stderr)
 	var name *string
 	switch sub {
 	case "create":
