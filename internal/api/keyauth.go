@@ -33,12 +33,7 @@ type KeyAuth struct {
 	tried map[string]time.Time
 }
 
-// Authenticate requires a valid API key as a Bearer token.
-func Authenticate(keys store.APIKeys, next http.Handler) http.Handler {
-	return (&KeyAuth{Keys: keys}).Wrap(next)
-}
-
-// Wrap requires a valid API key on every request to next.
+// Wrap requires a valid API key as a Bearer token on every request to next.
 func (a *KeyAuth) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := BearerToken(r)
