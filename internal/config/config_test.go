@@ -29,7 +29,8 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Addr != "127.0.0.1:8080" || c.BaseURL != "http://127.0.0.1:8080" || c.DataDir != "./gatehouse-data" ||
-		c.DatabaseURL != "" || c.AllowPrivateTargets || c.DNSTimeout != 4*time.Second {
+		c.DatabaseURL != "" || c.AllowPrivateTargets || c.DNSTimeout != 4*time.Second ||
+		c.RateLimits != (RateLimits{APIKey: 10000, SSO: 1000, SCIM: 10000}) || c.TrustedProxies != nil {
 		t.Errorf("defaults = %+v", c)
 	}
 }
