@@ -25,8 +25,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/testidp"
 )
 
-func init() { extraCommands["dev"] = dev }
-
 // External IDs mark the demo organizations so restarts find them again.
 const (
 	demoExternalID     = "gatehouse-dev-demo"

@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,27 +11,17 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"text/tabwriter"
 
+	"github.com/gatehouse-dev/gatehouse/internal/apikey"
 	"github.com/gatehouse-dev/gatehouse/internal/app"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
-	"github.com/gatehouse-dev/gatehouse/internal/secrets"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "0.1.0-dev"
-
-const usage = `Gatehouse: self-hosted enterprise SSO, directory sync and log streams, WorkOS-compatible.
-
-Usage:
-  gatehouse serve   [flags]   run the server
-  gatehouse migrate [flags]   apply database migrations and exit
-  gatehouse keys create [flags]   create an API key and print it once
-  gatehouse keys reseal [flags]   seal stored secrets again under the first GATEHOUSE_SECRET_KEY
-  gatehouse version           print the version
-
-Run "gatehouse <command> -h" for a command's flags. Every flag also reads a GATEHOUSE_* variable.
-`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -43,48 +34,51 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		usage(stderr)
 		return fmt.Errorf("no command given")
 	}
-	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "serve":
-		return serve(ctx, rest, stdout, stderr)
-	case "migrate":
-		return migrate(ctx, rest, stdout, stderr)
-	case "keys":
-		switch {
-		case len(rest) > 0 && rest[0] == "create":
-			return createKey(ctx, rest[1:], stdout, stderr)
-		case len(rest) > 0 && rest[0] == "reseal":
-			return resealKeys(ctx, rest[1:], stdout, stderr)
-		}
-		return fmt.Errorf("usage: gatehouse keys create|reseal [flags]")
-	case "version", "--version", "-v":
-		fmt.Fprintln(stdout, "gatehouse", version)
+	name, rest := args[0], args[1:]
+	switch name {
+	case "-h", "-help", "--help":
+		usage(stdout)
 		return nil
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+	case "--version", "-v":
+		name = "version"
+	}
+	c, ok := lookup(name)
+	if !ok {
+		usage(stderr)
+		return fmt.Errorf("unknown command %q", name)
+	}
+	if wantsHelp(rest) {
+		c.help(stdout)
 		return nil
 	}
-	if extra, ok := extraCommands[cmd]; ok {
-		return extra(ctx, rest, stdout, stderr)
-	}
-	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("unknown command %q", cmd)
+	return c.run(ctx, rest, stdout, stderr)
 }
 
-// extraCommands lets other files of this package add subcommands (dev).
-var extraCommands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) error{}
-
+// loadConfig reads the configuration of the named command: only the
+// flags that apply to it.
 func loadConfig(name string, args []string, stderr io.Writer) (config.Config, *slog.Logger, error) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfg, err := config.Load(fs, args, nil)
+	fs := newFlagSet(name, stderr)
+	load := config.Load
+	if c, _ := lookup(name); c.scope == config.ScopeStorage {
+		load = config.LoadStorage
+	}
+	cfg, err := load(fs, args, nil)
 	if err != nil {
 		return cfg, nil, err
 	}
 	return cfg, newLogger(cfg, stderr), nil
+}
+
+// newFlagSet returns a command's flag set; a mistake points at the
+// command's help rather than printing it all.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprintf(stderr, "Run \"gatehouse %s -h\" for its flags.\n", strings.Fields(name)[0]) }
+	return fs
 }
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
@@ -146,29 +140,82 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
-// NewAPIKey returns a new random API key, "sk_" + 32 random bytes.
-func NewAPIKey() string {
-	return "sk_" + secrets.Token(32)
-}
+// NewAPIKey returns a new random API key.
+func NewAPIKey() string { return apikey.NewSecret() }
 
-func createKey(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("keys create", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	name := fs.String("name", "cli", "a name to recognise the key by")
-	cfg, err := config.Load(fs, args, nil)
+const keysUsage = `usage: gatehouse keys create [--name NAME] | list | revoke KEY_ID | reseal [flags]`
+
+// keys manages API keys offline, straight in the database: for the first
+// key, and for when no working key is left.
+func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New(keysUsage)
+	}
+	sub, args := args[0], args[1:]
+	if sub == "reseal" {
+		return resealKeys(ctx, args, stdout, stderr)
+	}
+	fs := newFlagSet("keys "+sub, stderr)
+	var name *string
+	switch sub {
+	case "create":
+		name = fs.String("name", "cli", "a name to recognise the key by")
+	case "list", "revoke":
+	default:
+		return fmt.Errorf("unknown keys command %q; %s", sub, keysUsage)
+	}
+	// The key ID may come before the flags or after them.
+	var keyID string
+	if sub == "revoke" && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		keyID, args = args[0], args[1:]
+	}
+	cfg, err := config.LoadStorage(fs, args, nil)
 	if err != nil {
 		return err
+	}
+	if sub == "revoke" {
+		switch {
+		case keyID == "" && fs.NArg() == 1:
+			keyID = fs.Arg(0)
+		case keyID != "" && fs.NArg() == 0:
+		default:
+			return errors.New("usage: gatehouse keys revoke KEY_ID (see gatehouse keys list)")
+		}
 	}
 	st, err := app.OpenStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	key := NewAPIKey()
-	if err := app.RegisterAPIKey(ctx, st, key, *name); err != nil {
-		return err
+	svc := &apikey.Service{Store: st}
+	switch sub {
+	case "create":
+		k, err := svc.Create(ctx, *name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, k.Value)
+		fmt.Fprintf(stderr, "Created %s (%s). Store this key now: Gatehouse keeps only its hash and cannot show it again.\n", k.ID, k.Name)
+	case "list":
+		ks, err := svc.List(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tKEY\tCREATED\tLAST USED")
+		for _, k := range ks {
+			used := "never"
+			if k.LastUsedAt != nil {
+				used = *k.LastUsedAt
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.ObfuscatedValue, k.CreatedAt, used)
+		}
+		return tw.Flush()
+	case "revoke":
+		if err := svc.Revoke(ctx, keyID); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "revoked %s\n", keyID)
 	}
-	fmt.Fprintln(stdout, key)
-	fmt.Fprintln(stderr, "Store this key now: Gatehouse keeps only its hash and cannot show it again.")
 	return nil
 }

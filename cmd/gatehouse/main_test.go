@@ -96,3 +96,52 @@ func TestServeShutsDownGracefully(t *testing.T) {
 		t.Errorf("no SQLite file in the data dir: %v", err)
 	}
 }
+
+// TestKeysCommands manages keys offline: create, list (no secrets), revoke.
+func TestKeysCommands(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	runOK := func(args ...string) (string, string) {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		if err := run(ctx, append(args, "--data-dir", dir), &out, &errOut); err != nil {
+			t.Fatalf("%v: %v (%s)", args, err, errOut.String())
+		}
+		return out.String(), errOut.String()
+	}
+	secret, note := runOK("keys", "create", "--name", "deploy")
+	secret = strings.TrimSpace(secret)
+	keyID := strings.Fields(strings.TrimPrefix(note, "Created "))[0]
+	if !strings.HasPrefix(secret, "sk_") || !strings.HasPrefix(keyID, "key_") {
+		t.Fatalf("create printed %q / %q", secret, note)
+	}
+	listing, _ := runOK("keys", "list")
+	if !strings.Contains(listing, keyID) || !strings.Contains(listing, "deploy") || !strings.Contains(listing, "sk_…"+secret[len(secret)-4:]) ||
+		!strings.Contains(listing, "never") || strings.Contains(listing, secret) {
+		t.Errorf("list = %q", listing)
+	}
+	if out, _ := runOK("keys", "revoke", keyID); !strings.Contains(out, "revoked "+keyID) {
+		t.Errorf("revoke printed %q", out)
+	}
+	if listing, _ := runOK("keys", "list"); strings.Contains(listing, keyID) {
+		t.Errorf("revoked key still listed: %q", listing)
+	}
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"revoke unknown", []string{"keys", "revoke", "key_nope", "--data-dir", dir}, "not found"},
+		{"revoke without id", []string{"keys", "revoke", "--data-dir", dir}, "usage: gatehouse keys revoke KEY_ID"},
+		{"unknown keys command", []string{"keys", "rotate"}, `unknown keys command "rotate"`},
+		{"blank name", []string{"keys", "create", "--name", " ", "--data-dir", dir}, "name is required"},
+		{"server flag on an offline command", []string{"keys", "list", "--addr", "x"}, "flag provided but not defined: -addr"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := run(ctx, tc.args, &bytes.Buffer{}, &bytes.Buffer{})
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("err = %v, want %q", err, tc.wantErr)
+			}
+		})
+	}
+}

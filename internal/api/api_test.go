@@ -208,3 +208,44 @@ func TestIdempotencyKey(t *testing.T) {
 		})
 	}
 }
+
+// TestMethodNotAllowed: a known path with the wrong method is 405 with the
+// methods it takes in Allow, in the WorkOS envelope; an unknown path stays 404.
+func TestMethodNotAllowed(t *testing.T) {
+	s := apptest.Start(t, "sqlite")
+	cases := []struct {
+		name, method, path string
+		wantAllow          string
+	}{
+		{"collection", "DELETE", "/organizations", "GET, HEAD, POST"},
+		{"item", "PATCH", "/organizations/org_123", "GET, HEAD, PUT, DELETE"},
+		{"nested item", "GET", "/connections/conn_1/certificates/abc", "DELETE"},
+		{"public form post", "GET", "/sso/token", "POST"},
+		{"public browser page", "POST", "/sso/authorize", "GET, HEAD"},
+		{"health", "POST", "/healthz", "GET, HEAD"},
+		{"without an API key", "PUT", "/events", "GET, HEAD"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			hdr := map[string]string{}
+			if tc.name == "without an API key" {
+				hdr["Authorization"] = "<none>"
+			}
+			res, b := send(t, s, tc.method, tc.path, "", hdr)
+			if res.StatusCode != http.StatusMethodNotAllowed {
+				t.Fatalf("status %d, want 405: %s", res.StatusCode, b)
+			}
+			if got := res.Header.Get("Allow"); got != tc.wantAllow {
+				t.Errorf("Allow = %q, want %q", got, tc.wantAllow)
+			}
+			var e errorBody
+			if err := json.Unmarshal(b, &e); err != nil || e.Code != "method_not_allowed" || !strings.Contains(e.Message, tc.method) {
+				t.Errorf("body %s", b)
+			}
+		})
+	}
+	res, b := send(t, s, "DELETE", "/no/such/thing", "", nil)
+	if res.StatusCode != http.StatusNotFound || res.Header.Get("Allow") != "" || !strings.Contains(string(b), "route_not_found") {
+		t.Errorf("unknown path: %d %q %s", res.StatusCode, res.Header.Get("Allow"), b)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -121,7 +120,8 @@ func Observe(log *slog.Logger, m *Metrics, next http.Handler) http.Handler {
 				m.latency.WithLabelValues(route).Observe(d.Seconds())
 			}
 			log.LogAttrs(r.Context(), slog.LevelInfo, "http", slog.String("method", r.Method), slog.String("path", r.URL.Path),
-				slog.Int("status", sw.status), slog.Duration("duration", d), slog.String("request_id", rid))
+				slog.Int("status", sw.status), slog.Duration("duration", d), slog.String("request_id", rid),
+				slog.String("client_ip", ClientIP(r)))
 		}()
 		if strings.ContainsRune(r.URL.Path, 0) || strings.Contains(r.URL.RawQuery, "%00") {
 			// See HasNUL: no backend can store or match it.
@@ -137,27 +137,6 @@ func Observe(log *slog.Logger, m *Metrics, next http.Handler) http.Handler {
 func HashKey(secret string) []byte {
 	h := sha256.Sum256([]byte(secret))
 	return h[:]
-}
-
-// Authenticate requires a valid API key as a Bearer token.
-func Authenticate(keys store.APIKeys, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := BearerToken(r)
-		if !ok {
-			WriteError(w, r, errs.Unauthorized("Unauthorized: send your API key as 'Authorization: Bearer sk_…'."))
-			return
-		}
-		k, err := keys.APIKeyByHash(r.Context(), HashKey(tok))
-		if err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				WriteError(w, r, errs.Unauthorized("Unauthorized: the API key is not valid."))
-				return
-			}
-			WriteError(w, r, fmt.Errorf("look up api key: %w", err))
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), apiKeyKey, k.ID)))
-	})
 }
 
 // BearerToken returns the token of an "Authorization: Bearer …" header.

@@ -15,16 +15,17 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/api"
+	"github.com/gatehouse-dev/gatehouse/internal/apikey"
 	"github.com/gatehouse-dev/gatehouse/internal/auditlog"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/directory"
 	"github.com/gatehouse-dev/gatehouse/internal/directory/google"
 	"github.com/gatehouse-dev/gatehouse/internal/directory/scim"
-	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/events"
 	"github.com/gatehouse-dev/gatehouse/internal/id"
 	"github.com/gatehouse-dev/gatehouse/internal/netguard"
 	"github.com/gatehouse-dev/gatehouse/internal/organization"
+	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/internal/secrets"
 	"github.com/gatehouse-dev/gatehouse/internal/sso"
 	ssooidc "github.com/gatehouse-dev/gatehouse/internal/sso/oidc"
@@ -50,6 +51,11 @@ type App struct {
 	SCIMLog     *scim.RequestLog
 	SSO         *sso.Service
 	AuditLogs   *auditlog.Service
+	// APIKeys manages API keys; KeyAuth checks them on every management
+	// request; Limits are the node's rate limiters.
+	APIKeys *apikey.Service
+	KeyAuth *api.KeyAuth
+	Limits  api.Limits
 
 	handler http.Handler
 	routes  *api.RouteTable
@@ -126,7 +132,11 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	a.routes = &api.RouteTable{}
-	r := api.Router{Mux: mux, Store: st, Table: a.routes}
+	a.Limits = newLimits(cfg.RateLimits, reg)
+	a.KeyAuth = &api.KeyAuth{Keys: st, Limit: a.Limits.APIKey}
+	r := api.Router{Mux: mux, Store: st, Table: a.routes, Auth: a.KeyAuth, Limits: a.Limits}
+	a.APIKeys = &apikey.Service{Store: st}
+	(&apikey.Handler{Svc: a.APIKeys}).Routes(r)
 	(&organization.Handler{Svc: a.Orgs}).Routes(r)
 	(&events.Handler{Store: st}).Routes(r)
 	a.Directories = &directory.Service{Store: st, Sealer: a.Sealer, BaseURL: cfg.BaseURL, Log: log}
@@ -152,10 +162,8 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 		}
 		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "database": st.Dialect()})
 	})
-	mux.Handle("/", api.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		return &errs.Error{Kind: errs.KindNotFound, Code: "route_not_found", Message: fmt.Sprintf("No route for %s %s.", r.Method, r.URL.Path)}
-	}))
-	a.handler = api.Observe(log, api.NewMetrics(reg), mux)
+	r.Fallback()
+	a.handler = api.WithClientIP(cfg.TrustedProxies, api.Observe(log, api.NewMetrics(reg), mux))
 
 	a.workers = append(a.workers,
 		func(ctx context.Context) { a.Orgs.RunScheduler(ctx, cfg.DomainCheckInterval) },
@@ -253,18 +261,26 @@ func (a *App) Run(ctx context.Context, srv *http.Server, errc <-chan error) erro
 // Close releases the store.
 func (a *App) Close() error { return a.Store.Close() }
 
-// RegisterAPIKey stores the hash of a known API key (GATEHOUSE_API_KEY, or
-// one made by `gatehouse keys create`).
+// RegisterAPIKey stores the hash of a known API key (GATEHOUSE_API_KEY).
 func RegisterAPIKey(ctx context.Context, st store.APIKeys, key, name string) error {
-	suffix := key
-	if len(suffix) > 4 {
-		suffix = suffix[len(suffix)-4:]
+	return (&apikey.Service{Store: st}).Register(ctx, key, name)
+}
+
+// newLimits builds the rate limiters and counts what they refuse in
+// gatehouse_rate_limited_total{limit}.
+func newLimits(c config.RateLimits, reg prometheus.Registerer) api.Limits {
+	rejected := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gatehouse_rate_limited_total", Help: "Requests refused with 429 by a rate limit (api_key, sso, scim).",
+	}, []string{"limit"})
+	reg.MustRegister(rejected)
+	mk := func(name string, perSecond int) *ratelimit.Limiter {
+		l := ratelimit.New(perSecond)
+		if l != nil {
+			l.Rejected = rejected.WithLabelValues(name)
+		}
+		return l
 	}
-	err := st.UpsertAPIKey(ctx, store.APIKey{ID: id.New("key"), Name: name, Hash: api.HashKey(key), Suffix: suffix, CreatedAt: time.Now()})
-	if err != nil {
-		return fmt.Errorf("register api key: %w", err)
-	}
-	return nil
+	return api.Limits{APIKey: mk("api_key", c.APIKey), SSO: mk("sso", c.SSO), SCIM: mk("scim", c.SCIM)}
 }
 
 func (a *App) sweepIdempotency(ctx context.Context) {

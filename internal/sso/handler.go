@@ -7,7 +7,6 @@ import (
 	"html/template"
 	"io"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -41,11 +40,15 @@ func (h *Handler) Routes(r api.Router) {
 	r.API("GET /redirect_uris", h.listRedirects)
 	r.API("DELETE /redirect_uris/{id}", h.deleteRedirect)
 
-	r.Public("GET /sso/authorize", http.HandlerFunc(h.authorize))
+	// The browser flow and the token exchange are limited per client IP.
+	limit := func(reject http.HandlerFunc, h http.HandlerFunc) http.Handler {
+		return api.Limited(r.Limits.SSO, api.ByClientIP, reject, h)
+	}
+	r.Public("GET /sso/authorize", limit(api.WriteRateLimited, h.authorize))
 	r.Public("GET /sso/saml/{id}/metadata", api.HandlerFunc(h.spMetadata))
-	r.Public("POST /sso/saml/{id}/acs", http.HandlerFunc(h.acs))
-	r.Public("GET /sso/oidc/{id}/callback", http.HandlerFunc(h.oidcCallback))
-	r.Public("POST /sso/token", http.HandlerFunc(h.token))
+	r.Public("POST /sso/saml/{id}/acs", limit(api.WriteRateLimited, h.acs))
+	r.Public("GET /sso/oidc/{id}/callback", limit(api.WriteRateLimited, h.oidcCallback))
+	r.Public("POST /sso/token", limit(tokenRateLimited, h.token))
 	r.Public("GET /sso/profile", http.HandlerFunc(h.profile))
 }
 
@@ -191,15 +194,9 @@ func (h *Handler) deleteRedirect(w http.ResponseWriter, r *http.Request) error {
 	return api.WriteJSON(w, http.StatusNoContent, nil)
 }
 
-// clientIP is the request's peer address. Forwarded headers are not
-// trusted: Gatehouse does not know its proxies.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+// clientIP is the address recorded on authentication events: the peer, or
+// the client behind a trusted proxy (GATEHOUSE_TRUSTED_PROXIES).
+func clientIP(r *http.Request) string { return api.ClientIP(r) }
 
 func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
@@ -450,6 +447,11 @@ func bearers(r *http.Request) []string {
 func oauthJSON(w http.ResponseWriter, status int, code, desc string) {
 	w.Header().Set("Cache-Control", "no-store")
 	api.WriteJSON(w, status, map[string]string{"error": code, "error_description": desc})
+}
+
+// tokenRateLimited is the token endpoint's 429, in OAuth's error format.
+func tokenRateLimited(w http.ResponseWriter, r *http.Request) {
+	oauthJSON(w, http.StatusTooManyRequests, "rate_limit_exceeded", "Too many requests: retry after the number of seconds in the Retry-After header.")
 }
 
 func (h *Handler) token(w http.ResponseWriter, r *http.Request) {

@@ -34,9 +34,9 @@ type env struct {
 
 func backends(t testing.TB) []string { return apptest.Backends(t) }
 
-func newEnv(t testing.TB, backend string) *env {
+func newEnv(t testing.TB, backend string, opts ...apptest.Option) *env {
 	t.Helper()
-	srv := apptest.Start(t, backend, func(c *config.Config) { c.RedirectURIs = []string{redirectURI} })
+	srv := apptest.Start(t, backend, append([]apptest.Option{func(c *config.Config) { c.RedirectURIs = []string{redirectURI} }}, opts...)...)
 	e := &env{t: t, srv: srv, client: browserClient(t)}
 	var org struct{ ID string }
 	e.api("POST", "/organizations", map[string]any{"name": "Example Corp",

@@ -92,7 +92,7 @@ type APIKey struct {
 	Hash       []byte
 	Suffix     string
 	CreatedAt  time.Time
-	LastUsedAt time.Time
+	LastUsedAt time.Time // zero until first used
 }
 
 // APIKeys stores API keys.
@@ -100,6 +100,14 @@ type APIKeys interface {
 	// UpsertAPIKey stores k, or does nothing if a key with its hash exists.
 	UpsertAPIKey(ctx context.Context, k APIKey) error
 	APIKeyByHash(ctx context.Context, hash []byte) (APIKey, error)
+	// ListAPIKeys returns every key, newest first.
+	ListAPIKeys(ctx context.Context) ([]APIKey, error)
+	// DeleteAPIKey revokes a key; ErrNotFound if there is none.
+	DeleteAPIKey(ctx context.Context, id string) error
+	// TouchAPIKey sets a key's LastUsedAt to now if it still is prev (a
+	// compare-and-set, so concurrent nodes write it once) and reports
+	// whether it did.
+	TouchAPIKey(ctx context.Context, id string, prev, now time.Time) (bool, error)
 }
 
 // IdempotencyRecord remembers the answer to a POST sent with an Idempotency-Key.

@@ -41,7 +41,7 @@ type Server struct {
 // Routes registers the SCIM endpoints; they authenticate with the
 // directory's bearer token, not the API key.
 func (s *Server) Routes(r api.Router) {
-	r.Public("/scim/v2/{dir}/{rest...}", http.HandlerFunc(s.ServeHTTP))
+	r.Public("/scim/v2/{dir}/{rest...}", api.Limited(r.Limits.SCIM, limitKey, rateLimited, http.HandlerFunc(s.ServeHTTP)))
 }
 
 // recorder captures the status and the start of the body for the log.

@@ -40,7 +40,7 @@ func (q *queries) APIKeyByHash(ctx context.Context, hash []byte) (store.APIKey, 
 	if err != nil {
 		return k, notFound(err)
 	}
-	k.CreatedAt, k.LastUsedAt = store.FromMillis(created), store.FromMillis(used)
+	k.CreatedAt, k.LastUsedAt = store.FromMillis(created), fromOptMillis(used)
 	return k, nil
 }
 

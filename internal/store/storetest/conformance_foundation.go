@@ -14,6 +14,7 @@ import (
 var foundationTests = []suiteTest{
 	{"settings keep the first value", testSettings},
 	{"api keys by hash", testAPIKeys},
+	{"api keys: list, revoke, last used", testAPIKeysLifecycle},
 	{"idempotency reservations", testIdempotency},
 	{"idempotency reservation is won once", testIdempotencyRace},
 	{"idempotency sweep keeps newer records", testIdempotencySweep},

@@ -18,6 +18,9 @@ var covered = map[string]string{
 	// APIKeys
 	"UpsertAPIKey": "api keys by hash",
 	"APIKeyByHash": "api keys by hash",
+	"ListAPIKeys":  "api keys: list, revoke, last used",
+	"DeleteAPIKey": "api keys: list, revoke, last used",
+	"TouchAPIKey":  "api keys: list, revoke, last used",
 
 	// Idempotency
 	"ReserveIdempotencyKey":   "idempotency reservation is won once",
