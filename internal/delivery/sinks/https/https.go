@@ -41,7 +41,7 @@ func New(cfg Config, client *http.Client) *Sink {
 		secrets = append(secrets, v)
 	}
 	return &Sink{cfg: cfg, client: client, now: time.Now, target: sinks.Target{
-		Name:    "The HTTPS endpoint",
+		Name:    "the HTTPS endpoint",
 		Secrets: secrets,
 		Fixes: map[string]string{
 			sinks.Unauthorized: "Check the authentication header (for example Authorization) in the log stream's headers, and that the endpoint expects it.",

@@ -59,7 +59,7 @@ func New(cfg Config, httpClient *http.Client) *Sink {
 		opts.BaseEndpoint = aws.String(cfg.Endpoint)
 	}
 	return &Sink{cfg: cfg, client: s3.New(opts), target: sinks.Target{
-		Name:    "The S3 bucket " + cfg.Bucket,
+		Name:    "the S3 bucket " + cfg.Bucket,
 		Secrets: []string{cfg.SecretAccessKey},
 		Fixes: map[string]string{
 			sinks.Unauthorized:   "Check the access key ID and secret access key (IAM → Users → Security credentials), paste them again and send a test event.",
