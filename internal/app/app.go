@@ -22,6 +22,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/events"
 	"github.com/gatehouse-dev/gatehouse/internal/id"
+	"github.com/gatehouse-dev/gatehouse/internal/logstream"
 	"github.com/gatehouse-dev/gatehouse/internal/netguard"
 	"github.com/gatehouse-dev/gatehouse/internal/organization"
 	"github.com/gatehouse-dev/gatehouse/internal/secrets"
@@ -48,6 +49,7 @@ type App struct {
 	Directories *directory.Service
 	SCIMLog     *scim.RequestLog
 	SSO         *sso.Service
+	LogStreams  *logstream.Service
 
 	handler http.Handler
 	routes  *api.RouteTable
@@ -132,6 +134,8 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 	(&directory.Handler{Svc: a.Directories, Google: gsync, FlushLog: a.SCIMLog.Flush}).Routes(r)
 	(&scim.Server{Svc: a.Directories, Log: a.SCIMLog, Logger: log}).Routes(r)
 	(&sso.Handler{Svc: a.SSO}).Routes(r)
+	a.LogStreams = &logstream.Service{Store: st, Sealer: a.Sealer, Guard: guard, HTTP: guard.Client(30 * time.Second)}
+	(&logstream.Handler{Svc: a.LogStreams}).Routes(r)
 
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 		{"idempotency reservations", testIdempotency},
 		{"settings keep the first value", testSettings},
 		{"deadlock victims are retried", testDeadlockRetry},
+		{"log streams are scoped to their organization", testLogStreams},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
