@@ -40,6 +40,8 @@ type Queries interface {
 	Events
 	SSO
 	Directories
+	Deliveries
+	Webhooks
 }
 
 // Order is a list's sort direction by ID (that is, by creation time).

@@ -29,6 +29,9 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 		{"idempotency reservations", testIdempotency},
 		{"settings keep the first value", testSettings},
 		{"deadlock victims are retried", testDeadlockRetry},
+		{"delivery consumers: lease, cursor, failures, parking, rewind", testConsumers},
+		{"delivery consumers are claimed once", testConsumerClaimRace},
+		{"webhook endpoints and delivery log", testWebhooks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
