@@ -264,26 +264,39 @@ func (e *Engine) deliver(ctx context.Context, c store.Consumer) {
 		cancel()
 		e.m.sendSeconds.WithLabelValues(c.Kind).Observe(time.Since(t0).Seconds())
 		if err != nil {
+			f := asFailure(err)
+			if n := min(f.Delivered, len(batch)); n > 0 {
+				if e.advance(ctx, &c, batch[:n]) != nil {
+					return
+				}
+			}
 			if ctx.Err() == nil {
-				e.fail(ctx, c, k, asFailure(err), true)
+				e.fail(ctx, c, k, f, true)
 			}
 			return
 		}
-		last := batch[len(batch)-1].Seq
-		if err := e.st.AdvanceConsumer(ctx, c.Kind, c.DestinationID, e.cfg.Owner, c.Cursor, last, e.cfg.Now()); err != nil {
-			if !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil {
-				e.cfg.Log.ErrorContext(ctx, "delivery: advance cursor", "kind", c.Kind, "destination_id", c.DestinationID, "err", err)
-			}
+		if e.advance(ctx, &c, batch) != nil {
 			return
 		}
-		c.Cursor = last
-		c.Attempts, c.FailingSince = 0, time.Time{}
-		e.m.delivered.WithLabelValues(c.Kind).Add(float64(len(batch)))
-		e.m.lagSeconds.WithLabelValues(c.Kind).Observe(time.Since(batch[len(batch)-1].CreatedAt).Seconds())
 	}
 	if ctx.Err() == nil {
 		e.Nudge() // more may be waiting: let the dispatcher claim it again
 	}
+}
+
+// advance moves c's cursor past the delivered events.
+func (e *Engine) advance(ctx context.Context, c *store.Consumer, delivered []Event) error {
+	last := delivered[len(delivered)-1].Seq
+	if err := e.st.AdvanceConsumer(ctx, c.Kind, c.DestinationID, e.cfg.Owner, c.Cursor, last, e.cfg.Now()); err != nil {
+		if !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil {
+			e.cfg.Log.ErrorContext(ctx, "delivery: advance cursor", "kind", c.Kind, "destination_id", c.DestinationID, "err", err)
+		}
+		return err
+	}
+	c.Cursor, c.Attempts, c.FailingSince = last, 0, time.Time{}
+	e.m.delivered.WithLabelValues(c.Kind).Add(float64(len(delivered)))
+	e.m.lagSeconds.WithLabelValues(c.Kind).Observe(time.Since(delivered[len(delivered)-1].CreatedAt).Seconds())
+	return nil
 }
 
 // toBatch converts events to the sink's form, keeping the batch under
