@@ -47,7 +47,7 @@ type Failure struct {
 	// accepted before the failure (a sink that sends one request per event);
 	// the engine moves the cursor past them so they are not sent again.
 	Delivered int
-	Err       error  // the underlying error, for logs only (never shown to callers)
+	Err       error // the underlying error, for logs only (never shown to callers)
 }
 
 func (f *Failure) Error() string { return f.Code + ": " + f.Message }
