@@ -75,8 +75,9 @@ func (q *queries) DeleteConsumer(ctx context.Context, kind, destinationID string
 
 // ClaimConsumers implements store.Deliveries: the compare-and-set of
 // claimDue, on the lease instead of a due time. A candidate is claimed only
-// if its lease is still the one read, so of several nodes racing for it
-// exactly one wins.
+// if its lease, cursor and retry time are still the ones read, so of
+// several nodes racing for it exactly one wins, and the winner starts from
+// the cursor as it is.
 func (q *queries) ClaimConsumers(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]store.Consumer, error) {
 	rows, err := q.r.QueryContext(ctx, `SELECT `+consumerCols+` FROM delivery_consumers
 		WHERE state = 'active' AND next_attempt_at <= $1 AND lease_until <= $1
@@ -99,9 +100,15 @@ func (q *queries) ClaimConsumers(ctx context.Context, owner string, now, leaseUn
 	}
 	var claimed []store.Consumer
 	for _, c := range candidates {
+		// The lease alone is not enough to compare: another node may have
+		// claimed, delivered and released meanwhile, leaving the same empty
+		// lease but a later cursor (ABA). The cursor and the retry time
+		// must also still be the ones read.
 		res, err := q.w.ExecContext(ctx, `UPDATE delivery_consumers SET lease_owner = $1, lease_until = $2
-			WHERE kind = $3 AND destination_id = $4 AND state = 'active' AND lease_owner = $5 AND lease_until = $6`,
-			owner, store.Millis(leaseUntil), c.Kind, c.DestinationID, c.LeaseOwner, optMillis(c.LeaseUntil))
+			WHERE kind = $3 AND destination_id = $4 AND state = 'active' AND lease_owner = $5 AND lease_until = $6
+			AND cursor_seq = $7 AND next_attempt_at = $8`,
+			owner, store.Millis(leaseUntil), c.Kind, c.DestinationID, c.LeaseOwner, optMillis(c.LeaseUntil),
+			c.Cursor, optMillis(c.NextAttemptAt))
 		if err != nil {
 			return claimed, err
 		}
