@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -328,14 +329,35 @@ func TestMultiNodeDeliversOnce(t *testing.T) {
 	}
 	t.Logf("both nodes up: %d events delivered once each", len(want))
 
-	// Now kill a while both create events (a may hold the lease).
-	created := make(chan int, 1)
-	go func() { created <- createOrgs(a, 3000, 2, "a-late") }()
-	createOrgs(b, 300, 2, "b-late")
-	a.kill()
-	<-created
-	createOrgs(b, 300, 2, "b-after")
-	want = outbox(t, b, "organization.created")
+	// Now, while both nodes create events, kill the node that holds the
+	// endpoint's lease (its owner name carries its process ID).
+	db, err := sql.Open("pgx", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var wg2 sync.WaitGroup
+	for _, n := range []*node{a, b} {
+		wg2.Add(1)
+		go func() { defer wg2.Done(); createOrgs(n, 1500, 2, n.base+"-late") }()
+	}
+	var holder, survivor *node
+	waitUntil(t, "a node to hold the lease", time.Minute, func() bool {
+		var owner string
+		db.QueryRow(`SELECT lease_owner FROM delivery_consumers WHERE kind = 'webhook'`).Scan(&owner)
+		for i, n := range []*node{a, b} {
+			if strings.Contains(owner, fmt.Sprintf("-%d-", n.cmd.Process.Pid)) {
+				holder, survivor = n, []*node{b, a}[i]
+				return true
+			}
+		}
+		return false
+	})
+	t.Logf("killing the lease holder %s", holder.base)
+	holder.kill()
+	wg2.Wait()
+	createOrgs(survivor, 300, 2, "after")
+	want = outbox(t, survivor, "organization.created")
 	waitUntil(t, "the survivor to deliver everything", 2*time.Minute, func() bool {
 		seen := map[string]bool{}
 		for _, id := range rc.snapshot() {
