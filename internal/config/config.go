@@ -38,6 +38,9 @@ type Config struct {
 	GoogleAPIBaseURL string
 	// DirectorySyncInterval is how often Google Workspace directories are pulled.
 	DirectorySyncInterval time.Duration
+	// DeliveryParkAfter is how long a webhook endpoint or log stream may
+	// keep failing before it is parked (delivery stops until re-enabled).
+	DeliveryParkAfter time.Duration
 }
 
 // Env reads one variable; tests pass a map-backed lookup.
@@ -85,6 +88,9 @@ func Load(fs *flag.FlagSet, args []string, env Env) (Config, error) {
 	c.GoogleAPIBaseURL = get("GATEHOUSE_GOOGLE_API_BASE_URL", "")
 	if c.DirectorySyncInterval, err = time.ParseDuration(get("GATEHOUSE_DIRECTORY_SYNC_INTERVAL", "1h")); err != nil || c.DirectorySyncInterval <= 0 {
 		return c, fmt.Errorf("GATEHOUSE_DIRECTORY_SYNC_INTERVAL: must be a positive duration such as 1h")
+	}
+	if c.DeliveryParkAfter, err = time.ParseDuration(get("GATEHOUSE_DELIVERY_PARK_AFTER", "72h")); err != nil || c.DeliveryParkAfter <= 0 {
+		return c, fmt.Errorf("GATEHOUSE_DELIVERY_PARK_AFTER: must be a positive duration such as 72h")
 	}
 	return c, c.finish()
 }

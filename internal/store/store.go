@@ -41,6 +41,8 @@ type Queries interface {
 	SSO
 	Directories
 	LogStreams
+	Deliveries
+	Webhooks
 }
 
 // Order is a list's sort direction by ID (that is, by creation time).

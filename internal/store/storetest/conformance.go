@@ -30,6 +30,9 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 		{"settings keep the first value", testSettings},
 		{"deadlock victims are retried", testDeadlockRetry},
 		{"log streams are scoped to their organization", testLogStreams},
+		{"delivery consumers: lease, cursor, failures, parking, rewind", testConsumers},
+		{"delivery consumers are claimed once", testConsumerClaimRace},
+		{"webhook endpoints and delivery log", testWebhooks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
