@@ -147,13 +147,16 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 	(&directory.Handler{Svc: a.Directories, Google: gsync, FlushLog: a.SCIMLog.Flush}).Routes(r)
 	(&scim.Server{Svc: a.Directories, Log: a.SCIMLog, Logger: log}).Routes(r)
 	(&sso.Handler{Svc: a.SSO}).Routes(r)
-	a.LogStreams = &logstream.Service{Store: st, Sealer: a.Sealer, Guard: guard, HTTP: guard.Client(30 * time.Second)}
-	(&logstream.Handler{Svc: a.LogStreams}).Routes(r)
 	a.Delivery = delivery.New(a.Store, delivery.Config{Log: log, Metrics: reg, ParkAfter: cfg.DeliveryParkAfter})
 	a.Webhooks = &webhook.Service{Store: st, Sealer: a.Sealer, Guard: guard, HTTP: webhook.NewHTTPClient(guard, 10*time.Second),
 		Log: log, Nudge: a.Delivery.Nudge}
 	a.Delivery.Register(a.Webhooks.Kind())
 	(&webhook.Handler{Svc: a.Webhooks}).Routes(r)
+	a.LogStreams = &logstream.Service{Store: st, Sealer: a.Sealer, Guard: guard, HTTP: webhook.NewHTTPClient(guard, 30*time.Second),
+		Replayer: a.Delivery, Nudge: a.Delivery.Nudge}
+	a.Orgs.OnDelete = append(a.Orgs.OnDelete, a.LogStreams.DeleteForOrganization)
+	a.Delivery.Register(a.LogStreams.Kind())
+	(&logstream.Handler{Svc: a.LogStreams}).Routes(r)
 
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

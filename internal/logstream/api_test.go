@@ -4,11 +4,13 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse/internal/app/apptest"
@@ -50,7 +52,8 @@ func newOrg(t *testing.T, s *apptest.Server) string {
 
 // datadog answers like the logs intake: 202 for the right DD-API-KEY, 403
 // {"errors":["Forbidden"]} otherwise; it keeps the entries it accepted.
-func datadog(t *testing.T) (*httptest.Server, *[]map[string]any) {
+func datadog(t *testing.T) (*httptest.Server, func() []map[string]any) {
+	var mu sync.Mutex
 	var got []map[string]any
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("DD-API-KEY") != ddKey {
@@ -65,11 +68,17 @@ func datadog(t *testing.T) (*httptest.Server, *[]map[string]any) {
 		}
 		var entries []map[string]any
 		json.NewDecoder(zr).Decode(&entries)
+		mu.Lock()
 		got = append(got, entries...)
+		mu.Unlock()
 		w.WriteHeader(202)
 	}))
 	t.Cleanup(srv.Close)
-	return srv, &got
+	return srv, func() []map[string]any {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]map[string]any(nil), got...)
+	}
 }
 
 func TestLogStreamAPI(t *testing.T) {
@@ -232,7 +241,7 @@ func testValidation(t *testing.T, s *apptest.Server, org string) {
 	}
 }
 
-func testTestEvent(t *testing.T, s *apptest.Server, org, ddURL string, got *[]map[string]any) {
+func testTestEvent(t *testing.T, s *apptest.Server, org, ddURL string, received func() []map[string]any) {
 	create := func(key string) string {
 		_, m, raw := call(t, s, "POST", "/log_streams", fmt.Sprintf(`{"organization_id":%q,"type":"Datadog","config":{"api_key":%q,"endpoint":%q}}`, org, key, ddURL))
 		if m["id"] == nil {
@@ -245,7 +254,8 @@ func testTestEvent(t *testing.T, s *apptest.Server, org, ddURL string, got *[]ma
 	if st != 200 || m["success"] != true || m["status"] != float64(200) {
 		t.Fatalf("test: %d %s", st, raw)
 	}
-	last := (*got)[len(*got)-1]
+	got := received()
+	last := got[len(got)-1]
 	if last["event"] != "log_stream.test" || last["organization_id"] != org || last["data"].(map[string]any)["log_stream_id"] != good ||
 		last["gatehouse"].(map[string]any)["version"] != float64(1) {
 		t.Fatalf("test event as received: %v", last)
@@ -298,6 +308,20 @@ func testOrganizationScope(t *testing.T, s *apptest.Server, org string) {
 	}
 	if _, err := s.LogStreams.Get(ctx, other, ls.ID); err != nil {
 		t.Errorf("own stream: %v", err)
+	}
+	// Deleting the organization takes its streams and their places in the
+	// outbox with it.
+	if _, err := s.Store.GetConsumer(ctx, logstream.Kind, ls.ID); err != nil {
+		t.Fatalf("consumer of a new stream: %v", err)
+	}
+	if st, _, raw := call(t, s, "DELETE", "/organizations/"+other, ""); st != 204 {
+		t.Fatalf("delete organization: %d %s", st, raw)
+	}
+	if _, err := s.Store.GetConsumer(ctx, logstream.Kind, ls.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("consumer outlives its organization: %v", err)
+	}
+	if _, err := s.Store.GetLogStream(ctx, "", ls.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("stream outlives its organization: %v", err)
 	}
 }
 

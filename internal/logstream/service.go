@@ -35,15 +35,23 @@ type Service struct {
 	Sealer *secrets.Sealer
 	Guard  netguard.Guard
 	HTTP   *http.Client // a netguard client; every sink sends through it
-	// Replayer moves a stream's delivery cursor back; nil until the
-	// delivery engine is wired, and then replay answers 503.
+	// Replayer moves a stream's delivery cursor back (the delivery
+	// engine); nil on a node without one, where replay answers 503.
 	Replayer Replayer
-	Now      func() time.Time
+	// Nudge, if set, wakes the delivery engine after a change.
+	Nudge func()
+	Now   func() time.Time
 }
 
 // Replayer re-sends a destination's events from a time on.
 type Replayer interface {
-	Replay(ctx context.Context, destinationID string, since time.Time) error
+	Replay(ctx context.Context, kind, destinationID string, since time.Time) error
+}
+
+func (s *Service) nudge() {
+	if s.Nudge != nil {
+		s.Nudge()
+	}
 }
 
 // LogStream is a stream with its configuration decoded.
@@ -208,11 +216,15 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (LogStream, error)
 		} else if err != nil {
 			return err
 		}
-		return q.CreateLogStream(ctx, ls)
+		if err := q.CreateLogStream(ctx, ls); err != nil {
+			return err
+		}
+		return q.PutConsumer(ctx, consumer(ls, now))
 	})
 	if err != nil {
 		return LogStream{}, err
 	}
+	s.nudge()
 	return LogStream{LogStream: ls, values: v}, nil
 }
 
@@ -258,9 +270,11 @@ func (s *Service) First(ctx context.Context, orgID string) (ls LogStream, ok boo
 	return ls, err == nil, err
 }
 
-// Update changes a stream's configuration or state. Changing the
-// configuration of a stream in error makes it active again (the new
-// settings get their chance); its last error stays for the record.
+// Update changes a stream's configuration or state. Setting the state to
+// active, or changing the configuration of a stream in error, resumes
+// delivery at once (also of a stream parked after failing long) from where
+// it stopped; inactive pauses it, keeping its place. The last error stays
+// for the record.
 func (s *Service) Update(ctx context.Context, orgID, streamID string, in UpdateInput) (LogStream, error) {
 	var out LogStream
 	err := s.Store.InTx(ctx, func(q store.Queries) error {
@@ -294,15 +308,44 @@ func (s *Service) Update(ctx context.Context, orgID, streamID string, in UpdateI
 		if err := q.UpdateLogStream(ctx, ls); err != nil {
 			return err
 		}
+		// PutConsumer also writes the state: keep the engine's (a parked
+		// stream stays parked) unless this update resumes or pauses it.
+		c := consumer(ls, ls.UpdatedAt)
+		if old, err := q.GetConsumer(ctx, Kind, ls.ID); err == nil {
+			c.State = old.State
+		}
+		if err := q.PutConsumer(ctx, c); err != nil {
+			return err
+		}
+		if in.State != nil || cur.State != ls.State {
+			state := store.ConsumerActive
+			if ls.State == store.LogStreamInactive {
+				state = store.ConsumerDisabled
+			}
+			if err := q.SetConsumerState(ctx, Kind, ls.ID, state, ls.UpdatedAt); err != nil {
+				return err
+			}
+		}
 		out = LogStream{LogStream: ls, values: v}
 		return nil
 	})
+	if err == nil {
+		s.nudge()
+	}
 	return out, err
 }
 
-// Delete removes a stream.
+// Delete removes a stream and its place in the outbox.
 func (s *Service) Delete(ctx context.Context, orgID, streamID string) error {
-	err := s.Store.DeleteLogStream(ctx, orgID, streamID)
+	err := s.Store.InTx(ctx, func(q store.Queries) error {
+		if err := q.DeleteLogStream(ctx, orgID, streamID); err != nil {
+			return err
+		}
+		if err := q.DeleteConsumer(ctx, Kind, streamID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return nil
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		return errs.NotFound("LogStream", streamID)
 	}
@@ -358,5 +401,5 @@ func (s *Service) Replay(ctx context.Context, orgID, streamID string, since time
 	if s.Replayer == nil {
 		return errs.Unavailable("replay_unavailable", "Replay needs the delivery engine, which this node does not run.", nil)
 	}
-	return s.Replayer.Replay(ctx, streamID, since)
+	return s.Replayer.Replay(ctx, Kind, streamID, since)
 }
