@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 		{"deadlock victims are retried", testDeadlockRetry},
 		{"delivery consumers: lease, cursor, failures, parking, rewind", testConsumers},
 		{"delivery consumers are claimed once", testConsumerClaimRace},
+		{"delivery consumers checked to the end wait for new events", testConsumerChecked},
 		{"webhook endpoints and delivery log", testWebhooks},
 	}
 	for _, tc := range tests {
