@@ -243,6 +243,10 @@ func (e *Engine) deliver(ctx context.Context, c store.Consumer) {
 			}
 		}
 		gen := e.gen.Load()
+		head, err := e.head(ctx)
+		if err != nil {
+			return
+		}
 		filter.AfterSeq = c.Cursor
 		evs, err := e.st.ListEvents(ctx, filter, limits.MaxEvents, false)
 		if err != nil {
@@ -254,6 +258,12 @@ func (e *Engine) deliver(ctx context.Context, c store.Consumer) {
 		if len(evs) == 0 {
 			if e.gen.Load() != gen {
 				continue // appended while we read: look once more
+			}
+			// Nothing up to head is left for this destination: do not claim
+			// it again until the outbox grows.
+			if err := e.st.MarkConsumerChecked(ctx, c.Kind, c.DestinationID, e.cfg.Owner, c.Cursor, head); err != nil &&
+				!errors.Is(err, store.ErrNotFound) && ctx.Err() == nil {
+				e.cfg.Log.ErrorContext(ctx, "delivery: mark checked", "kind", c.Kind, "destination_id", c.DestinationID, "err", err)
 			}
 			return
 		}
@@ -297,6 +307,16 @@ func (e *Engine) advance(ctx context.Context, c *store.Consumer, delivered []Eve
 	e.m.delivered.WithLabelValues(c.Kind).Add(float64(len(delivered)))
 	e.m.lagSeconds.WithLabelValues(c.Kind).Observe(time.Since(delivered[len(delivered)-1].CreatedAt).Seconds())
 	return nil
+}
+
+// head is the Seq of the newest event (0 if none). Read before the
+// destination's events, it bounds what an empty read has checked.
+func (e *Engine) head(ctx context.Context) (int64, error) {
+	evs, err := e.st.ListEvents(ctx, store.EventFilter{}, 1, true)
+	if err != nil || len(evs) == 0 {
+		return 0, err
+	}
+	return evs[0].Seq, nil
 }
 
 // toBatch converts events to the sink's form, keeping the batch under

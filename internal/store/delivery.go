@@ -65,14 +65,21 @@ type Deliveries interface {
 	GetConsumer(ctx context.Context, kind, destinationID string) (Consumer, error)
 	DeleteConsumer(ctx context.Context, kind, destinationID string) error
 	// ClaimConsumers leases to owner until leaseUntil up to limit active
-	// consumers that are due (NextAttemptAt ≤ now) and not leased by
-	// another node (or whose lease has expired), by compare-and-set, so
-	// each consumer is delivered by one node at a time.
+	// consumers that are due (NextAttemptAt ≤ now), not leased by another
+	// node (or whose lease has expired) and not already checked up to the
+	// outbox's end (MarkConsumerChecked), by compare-and-set, so each
+	// consumer is delivered by one node at a time and idle ones cost nothing.
 	ClaimConsumers(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]Consumer, error)
 	// RenewConsumerLease extends owner's lease; ErrNotFound if it was lost.
 	RenewConsumerLease(ctx context.Context, kind, destinationID, owner string, until time.Time) error
 	// ReleaseConsumer ends owner's lease so any node may claim it at once.
 	ReleaseConsumer(ctx context.Context, kind, destinationID, owner string) error
+	// MarkConsumerChecked records that owner read the outbox after cursor
+	// up to seq and found nothing left to deliver; the consumer is not
+	// claimed again until an event with a larger Seq exists. ErrNotFound if
+	// owner lost the lease or the cursor is no longer cursor (a rewind).
+	// Put, enabling and rewinding clear the mark.
+	MarkConsumerChecked(ctx context.Context, kind, destinationID, owner string, cursor, seq int64) error
 	// AdvanceConsumer moves the cursor from `from` to `to` after a
 	// successful delivery and clears the failure run. ErrNotFound if owner
 	// lost the lease or the cursor is no longer at from (a replay moved it).

@@ -57,7 +57,7 @@ func (q *queries) PutConsumer(ctx context.Context, c store.Consumer) error {
 		state, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, (SELECT COALESCE(MAX(seq), 0) FROM events), $5, $6, $6)
 		ON CONFLICT (kind, destination_id) DO UPDATE SET organization_id = excluded.organization_id,
-			event_names = excluded.event_names, state = excluded.state, updated_at = excluded.updated_at`,
+			event_names = excluded.event_names, state = excluded.state, checked_seq = 0, updated_at = excluded.updated_at`,
 		c.Kind, c.DestinationID, c.OrganizationID, namesJSON(c.EventNames), c.State, now)
 }
 
@@ -81,7 +81,8 @@ func (q *queries) DeleteConsumer(ctx context.Context, kind, destinationID string
 func (q *queries) ClaimConsumers(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]store.Consumer, error) {
 	rows, err := q.r.QueryContext(ctx, `SELECT `+consumerCols+` FROM delivery_consumers
 		WHERE state = 'active' AND next_attempt_at <= $1 AND lease_until <= $1
-		ORDER BY next_attempt_at LIMIT $2`, store.Millis(now), limit)
+			AND checked_seq < (SELECT COALESCE(MAX(seq), 0) FROM events)
+		ORDER BY next_attempt_at, last_success_at LIMIT $2`, store.Millis(now), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -133,6 +134,13 @@ func (q *queries) ReleaseConsumer(ctx context.Context, kind, destinationID, owne
 		WHERE kind = $1 AND destination_id = $2 AND lease_owner = $3`, kind, destinationID, owner)
 }
 
+// MarkConsumerChecked implements store.Deliveries.
+func (q *queries) MarkConsumerChecked(ctx context.Context, kind, destinationID, owner string, cursor, seq int64) error {
+	return q.exec(ctx, true, `UPDATE delivery_consumers SET checked_seq = $1
+		WHERE kind = $2 AND destination_id = $3 AND lease_owner = $4 AND lease_until > 0 AND cursor_seq = $5`,
+		seq, kind, destinationID, owner, cursor)
+}
+
 // AdvanceConsumer implements store.Deliveries.
 func (q *queries) AdvanceConsumer(ctx context.Context, kind, destinationID, owner string, from, to int64, now time.Time) error {
 	return q.exec(ctx, true, `UPDATE delivery_consumers SET cursor_seq = $1, attempts = 0, failing_since = 0,
@@ -167,7 +175,7 @@ func (q *queries) SetConsumerState(ctx context.Context, kind, destinationID, sta
 	switch state {
 	case store.ConsumerActive:
 		return q.exec(ctx, true, `UPDATE delivery_consumers SET state = $1, attempts = 0, failing_since = 0,
-			next_attempt_at = 0, parked_at = 0, updated_at = $2 WHERE kind = $3 AND destination_id = $4`,
+			next_attempt_at = 0, parked_at = 0, checked_seq = 0, updated_at = $2 WHERE kind = $3 AND destination_id = $4`,
 			state, store.Millis(now), kind, destinationID)
 	case store.ConsumerParked:
 		return q.exec(ctx, true, `UPDATE delivery_consumers SET state = $1, parked_at = $2, updated_at = $2
@@ -193,6 +201,6 @@ func (q *queries) RewindConsumer(ctx context.Context, kind, destinationID string
 		return err
 	}
 	return q.exec(ctx, true, `UPDATE delivery_consumers SET cursor_seq = CASE WHEN cursor_seq < $1 THEN cursor_seq ELSE $1 END,
-		next_attempt_at = 0, updated_at = $2 WHERE kind = $3 AND destination_id = $4`,
+		next_attempt_at = 0, checked_seq = 0, updated_at = $2 WHERE kind = $3 AND destination_id = $4`,
 		first.Int64-1, store.Millis(now), kind, destinationID)
 }

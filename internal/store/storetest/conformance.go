@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 		{"log streams are scoped to their organization", testLogStreams},
 		{"delivery consumers: lease, cursor, failures, parking, rewind", testConsumers},
 		{"delivery consumers are claimed once", testConsumerClaimRace},
+		{"delivery consumers checked to the end wait for new events", testConsumerChecked},
 		{"webhook endpoints and delivery log", testWebhooks},
 	}
 	for _, tc := range tests {

@@ -144,6 +144,7 @@ func testConsumers(t *testing.T, s store.Store) {
 // once: each consumer goes to exactly one of them.
 func testConsumerClaimRace(t *testing.T, s store.Store) {
 	const n = 20
+	appendEvent(t, s, "a.one", "", time.Now()) // a consumer is only due when there are events
 	for range n {
 		mustNil(t, s.PutConsumer(ctx, newConsumer("log_stream", id.New("als"))))
 	}
@@ -236,5 +237,62 @@ func testWebhooks(t *testing.T, s store.Store) {
 	}
 	if err := s.DeleteWebhookEndpoint(ctx, e.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("delete twice: %v", err)
+	}
+}
+
+// testConsumerChecked: a consumer checked up to the outbox's end is not
+// claimed again until a newer event exists; changing it clears the mark.
+func testConsumerChecked(t *testing.T, s store.Store) {
+	e := appendEvent(t, s, "a.one", "", time.Now())
+	head, _ := s.GetEvent(ctx, e.ID)
+	c := newConsumer("webhook", id.New("we"))
+	mustNil(t, s.PutConsumer(ctx, c))
+	claim := func(owner string) int {
+		t.Helper()
+		now := time.Now()
+		got, err := s.ClaimConsumers(ctx, owner, now, now.Add(time.Minute), 10)
+		mustNil(t, err)
+		for _, g := range got {
+			mustNil(t, s.ReleaseConsumer(ctx, g.Kind, g.DestinationID, owner))
+		}
+		return len(got)
+	}
+	now := time.Now()
+	got, err := s.ClaimConsumers(ctx, "node-a", now, now.Add(time.Minute), 10)
+	mustNil(t, err)
+	if len(got) != 1 {
+		t.Fatalf("fresh consumer not claimed: %+v", got)
+	}
+	if err := s.MarkConsumerChecked(ctx, c.Kind, c.DestinationID, "node-b", got[0].Cursor, head.Seq); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("mark by a node without the lease: %v", err)
+	}
+	if err := s.MarkConsumerChecked(ctx, c.Kind, c.DestinationID, "node-a", got[0].Cursor-1, head.Seq); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("mark from a cursor that is not the stored one (rewound meanwhile): %v", err)
+	}
+	mustNil(t, s.MarkConsumerChecked(ctx, c.Kind, c.DestinationID, "node-a", got[0].Cursor, head.Seq))
+	mustNil(t, s.ReleaseConsumer(ctx, c.Kind, c.DestinationID, "node-a"))
+	if n := claim("node-a"); n != 0 {
+		t.Errorf("checked consumer claimed again with no new event")
+	}
+	appendEvent(t, s, "b.two", "", time.Now())
+	if n := claim("node-a"); n != 1 {
+		t.Errorf("not claimed after a new event")
+	}
+	// Mark up to the new end, then a Put (new filter) must make it due again.
+	latest, _ := s.ListEvents(ctx, store.EventFilter{}, 1, true)
+	now = time.Now()
+	got, _ = s.ClaimConsumers(ctx, "node-a", now, now.Add(time.Minute), 10)
+	if len(got) != 1 {
+		t.Fatalf("claim: %+v", got)
+	}
+	mustNil(t, s.MarkConsumerChecked(ctx, c.Kind, c.DestinationID, "node-a", got[0].Cursor, latest[0].Seq))
+	mustNil(t, s.ReleaseConsumer(ctx, c.Kind, c.DestinationID, "node-a"))
+	if n := claim("node-a"); n != 0 {
+		t.Errorf("checked consumer claimed")
+	}
+	c.EventNames = []string{"b.two"}
+	mustNil(t, s.PutConsumer(ctx, c))
+	if n := claim("node-a"); n != 1 {
+		t.Errorf("not claimed after its filter changed")
 	}
 }

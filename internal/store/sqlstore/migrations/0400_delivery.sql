@@ -6,6 +6,7 @@ CREATE TABLE delivery_consumers (
     organization_id    TEXT NOT NULL DEFAULT '',
     event_names        TEXT NOT NULL DEFAULT '[]',
     cursor_seq         BIGINT NOT NULL DEFAULT 0,
+    checked_seq        BIGINT NOT NULL DEFAULT 0, -- the outbox was read to here and nothing was left
     state              TEXT NOT NULL,
     lease_owner        TEXT NOT NULL DEFAULT '',
     lease_until        BIGINT NOT NULL DEFAULT 0,
