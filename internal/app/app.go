@@ -18,11 +18,14 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/apikey"
 	"github.com/gatehouse-dev/gatehouse/internal/auditlog"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
+	"github.com/gatehouse-dev/gatehouse/internal/delivery"
 	"github.com/gatehouse-dev/gatehouse/internal/directory"
 	"github.com/gatehouse-dev/gatehouse/internal/directory/google"
 	"github.com/gatehouse-dev/gatehouse/internal/directory/scim"
 	"github.com/gatehouse-dev/gatehouse/internal/events"
 	"github.com/gatehouse-dev/gatehouse/internal/id"
+	"github.com/gatehouse-dev/gatehouse/internal/job"
+	"github.com/gatehouse-dev/gatehouse/internal/logstream"
 	"github.com/gatehouse-dev/gatehouse/internal/netguard"
 	"github.com/gatehouse-dev/gatehouse/internal/organization"
 	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
@@ -32,6 +35,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/store/postgres"
 	"github.com/gatehouse-dev/gatehouse/internal/store/sqlite"
+	"github.com/gatehouse-dev/gatehouse/internal/webhook"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -53,9 +57,13 @@ type App struct {
 	AuditLogs   *auditlog.Service
 	// APIKeys manages API keys; KeyAuth checks them on every management
 	// request; Limits are the node's rate limiters.
-	APIKeys *apikey.Service
-	KeyAuth *api.KeyAuth
-	Limits  api.Limits
+	APIKeys    *apikey.Service
+	KeyAuth    *api.KeyAuth
+	Limits     api.Limits
+	LogStreams *logstream.Service
+	// Delivery moves events to webhook endpoints and log streams.
+	Delivery *delivery.Engine
+	Webhooks *webhook.Service
 
 	handler http.Handler
 	routes  *api.RouteTable
@@ -89,6 +97,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 
 func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.Store) (*App, error) {
 	a := &App{Config: cfg, Log: log, Store: st}
+	// Services write through st, which wakes the delivery engine when a
+	// transaction that appended events commits.
+	st = delivery.NotifyOnAppend(st, func() {
+		if a.Delivery != nil {
+			a.Delivery.Nudge()
+		}
+	})
 	var keys [][]byte
 	var err error
 	if cfg.SecretKey != "" {
@@ -148,6 +163,24 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 	(&sso.Handler{Svc: a.SSO}).Routes(r)
 	a.AuditLogs = &auditlog.Service{Store: st, Sealer: a.Sealer, BaseURL: cfg.BaseURL, Log: log}
 	(&auditlog.Handler{Svc: a.AuditLogs}).Routes(r)
+	a.Delivery = delivery.New(a.Store, delivery.Config{Log: log, Metrics: reg, ParkAfter: cfg.DeliveryParkAfter})
+	a.Webhooks = &webhook.Service{Store: st, Sealer: a.Sealer, Guard: guard, HTTP: webhook.NewHTTPClient(guard, 10*time.Second),
+		Log: log, Nudge: a.Delivery.Nudge}
+	a.Delivery.Register(a.Webhooks.Kind())
+	(&webhook.Handler{Svc: a.Webhooks}).Routes(r)
+	a.LogStreams = &logstream.Service{Store: st, Sealer: a.Sealer, Guard: guard, HTTP: webhook.NewHTTPClient(guard, 30*time.Second),
+		Replayer: a.Delivery, Nudge: a.Delivery.Nudge}
+	a.Orgs.OnDelete = append(a.Orgs.OnDelete, a.LogStreams.DeleteForOrganization)
+	a.Delivery.Register(a.LogStreams.Kind())
+	a.AuditLogs.LogStream = func(ctx context.Context, orgID string) (*auditlog.LogStreamSummary, error) {
+		ls, ok, err := a.LogStreams.First(ctx, orgID)
+		if !ok || err != nil {
+			return nil, err
+		}
+		j := ls.AuditLogJSON()
+		return &auditlog.LogStreamSummary{ID: j.ID, Type: j.Type, State: j.State, LastSyncedAt: j.LastSyncedAt, CreatedAt: j.CreatedAt}, nil
+	}
+	(&logstream.Handler{Svc: a.LogStreams}).Routes(r)
 
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -165,15 +198,39 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 	r.Fallback()
 	a.handler = api.WithClientIP(cfg.TrustedProxies, api.Observe(log, api.NewMetrics(reg), mux))
 
-	a.workers = append(a.workers,
-		func(ctx context.Context) { a.Orgs.RunScheduler(ctx, cfg.DomainCheckInterval) },
-		func(ctx context.Context) { a.sweepIdempotency(ctx) },
-		a.SCIMLog.Run,
-		a.Directories.RunCommitter,
-		gsync.Run,
-		func(ctx context.Context) { a.SSO.RunWorkers(ctx, time.Minute) },
-		a.AuditLogs.Run,
-	)
+	a.workers = append(a.workers, a.Directories.RunCommitter, a.Delivery.Run)
+	jobs := job.NewRunner(log, reg)
+	for _, j := range []job.Job{
+		{Name: "domain_checks", Every: cfg.DomainCheckInterval, Run: func(ctx context.Context) error {
+			n, err := a.Orgs.RunDueChecks(ctx)
+			if n > 0 {
+				log.InfoContext(ctx, "domain checks", "checked", n)
+			}
+			return err
+		}},
+		{Name: "idempotency_sweep", Every: time.Hour, Run: func(ctx context.Context) error {
+			return a.Store.DeleteIdempotencyBefore(ctx, time.Now().Add(-24*time.Hour))
+		}},
+		{Name: "scim_log_flush", Every: scim.FlushEvery, Wake: a.SCIMLog.Wake(), Final: a.SCIMLog.Flush,
+			Run: func(ctx context.Context) error { a.SCIMLog.Flush(ctx); return nil }},
+		{Name: "scim_log_prune", Every: scim.PruneEvery, Run: a.SCIMLog.Prune},
+		{Name: "google_directory_sync", Every: gsync.CheckEvery(), Run: gsync.SyncDue},
+		{Name: "sso_sweep", Every: time.Minute, Run: a.SSO.SweepExpired},
+		{Name: "saml_metadata_refresh", Every: time.Minute, Run: a.SSO.RefreshDueMetadata},
+		{Name: "saml_certificate_notices", Every: time.Minute, Run: a.SSO.NotifyExpiringCertificates},
+		{Name: "saml_certificate_retire", Every: time.Minute, Run: a.SSO.RetireCertificates},
+		{Name: "audit_log_exports", Every: 5 * time.Second, Wake: a.AuditLogs.Wake(), Run: a.AuditLogs.BuildDue},
+		{Name: "audit_log_retention", Every: time.Hour, Run: a.AuditLogs.Sweep},
+		{Name: "webhook_deliveries_prune", Every: time.Hour, Run: func(ctx context.Context) error {
+			return a.Webhooks.PruneDeliveries(ctx, 7*24*time.Hour)
+		}},
+	} {
+		loop, err := jobs.Loop(j)
+		if err != nil {
+			return nil, err
+		}
+		a.workers = append(a.workers, loop)
+	}
 	return a, nil
 }
 
@@ -281,19 +338,4 @@ func newLimits(c config.RateLimits, reg prometheus.Registerer) api.Limits {
 		return l
 	}
 	return api.Limits{APIKey: mk("api_key", c.APIKey), SSO: mk("sso", c.SSO), SCIM: mk("scim", c.SCIM)}
-}
-
-func (a *App) sweepIdempotency(ctx context.Context) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		if err := a.Store.DeleteIdempotencyBefore(ctx, time.Now().Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
-			a.Log.Error("sweep idempotency keys", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }

@@ -169,36 +169,18 @@ func (s *Service) Download(ctx context.Context, exportID, expires, signature str
 	return x.CSV, nil
 }
 
-// Run builds pending exports, expires old ones and enforces retention until
-// ctx ends. Exports are claimed once across nodes; retention deletes are
-// idempotent, so every node may sweep.
-func (s *Service) Run(ctx context.Context) {
+// Wake receives when a new export waits to be built, so the export job can
+// run at once rather than at its next tick.
+func (s *Service) Wake() <-chan struct{} {
 	s.init()
-	tick := time.NewTicker(5 * time.Second)
-	defer tick.Stop()
-	lastSweep := time.Time{}
-	for {
-		s.BuildDue(ctx)
-		if now := s.now(); now.Sub(lastSweep) >= time.Hour {
-			lastSweep = now
-			if err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
-				s.Log.Error("audit log retention sweep", "err", err)
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		case <-s.wake:
-		}
-	}
+	return s.wake
 }
 
 func (s *Service) init() {
 	s.once.Do(func() { s.wake = make(chan struct{}, 1) })
 }
 
-// nudge wakes the worker to build a new export now rather than at the next tick.
+// nudge wakes the export job.
 func (s *Service) nudge() {
 	s.init()
 	select {
@@ -208,7 +190,8 @@ func (s *Service) nudge() {
 }
 
 // Sweep deletes events past their organization's retention and drops the
-// CSV of exports older than a day.
+// CSV of exports older than a day. Deleting is idempotent, so every node may
+// sweep.
 func (s *Service) Sweep(ctx context.Context) error {
 	now := s.now()
 	n, err := s.Store.DeleteExpiredAuditLogEvents(ctx, now, DefaultRetentionDays)
@@ -221,19 +204,19 @@ func (s *Service) Sweep(ctx context.Context) error {
 	return s.Store.ExpireAuditLogExports(ctx, now.Add(-exportKeep))
 }
 
-// BuildDue builds the pending exports this node claims.
-func (s *Service) BuildDue(ctx context.Context) {
+// BuildDue builds the pending exports this node claims. Exports are
+// claimed once across nodes; a node that dies while building one leaves it
+// to another after buildLease.
+func (s *Service) BuildDue(ctx context.Context) error {
 	now := s.now()
 	due, err := s.Store.ClaimDueAuditLogExports(ctx, now, now.Add(buildLease), 4)
 	if err != nil {
-		if ctx.Err() == nil {
-			s.Log.Error("claim audit log exports", "err", err)
-		}
-		return
+		return fmt.Errorf("claim audit log exports: %w", err)
 	}
 	for _, x := range due {
 		s.build(ctx, x)
 	}
+	return nil
 }
 
 func (s *Service) build(ctx context.Context, x store.AuditLogExport) {

@@ -49,6 +49,9 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// RateLimits bound the request rate per API key and per client.
 	RateLimits RateLimits
+	// DeliveryParkAfter is how long a webhook endpoint or log stream may
+	// keep failing before it is parked (delivery stops until re-enabled).
+	DeliveryParkAfter time.Duration
 }
 
 // RateLimits are requests per second allowed per node, each with bursts of
@@ -127,6 +130,8 @@ var Vars = []Var{
 		func(c *Config, v string) (err error) { c.DirectorySyncInterval, err = parseDuration(v); return err }},
 	{"GATEHOUSE_GOOGLE_API_BASE_URL", "", "", "Google Admin SDK base URL override (tests, proxies)", ScopeServer,
 		func(c *Config, v string) error { c.GoogleAPIBaseURL = v; return nil }},
+	{"GATEHOUSE_DELIVERY_PARK_AFTER", "", "72h", "how long a webhook endpoint or log stream may keep failing before delivery to it is parked", ScopeServer,
+		func(c *Config, v string) (err error) { c.DeliveryParkAfter, err = parseDuration(v); return err }},
 }
 
 // VarsFor returns the settings that apply to a command of the given scope.
@@ -250,6 +255,7 @@ func (c *Config) finish(p Problems) error {
 		{"GATEHOUSE_DOMAIN_CHECK_INTERVAL", c.DomainCheckInterval},
 		{"GATEHOUSE_SSO_METADATA_REFRESH", c.SSOMetadataRefresh},
 		{"GATEHOUSE_DIRECTORY_SYNC_INTERVAL", c.DirectorySyncInterval},
+		{"GATEHOUSE_DELIVERY_PARK_AFTER", c.DeliveryParkAfter},
 	} {
 		if d.v <= 0 && !p.names(d.name) {
 			p = append(p, fmt.Sprintf("%s: must be a positive duration such as 30s or 1h, got %s", d.name, d.v))

@@ -43,7 +43,11 @@ type Failure struct {
 	Fix       string // what the admin can do about it
 	Status    int    // the destination's HTTP status, 0 if none
 	Retryable bool   // a later attempt may succeed (5xx, 429, timeouts)
-	Err       error  // the underlying error, for logs only (never shown to callers)
+	// Delivered is how many events at the head of the batch the destination
+	// accepted before the failure (a sink that sends one request per event);
+	// the engine moves the cursor past them so they are not sent again.
+	Delivered int
+	Err       error // the underlying error, for logs only (never shown to callers)
 }
 
 func (f *Failure) Error() string { return f.Code + ": " + f.Message }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/api"
@@ -59,20 +60,19 @@ type eventList struct {
 	Object       string `json:"object"`
 	Data         []JSON `json:"data"`
 	ListMetadata struct {
-		After *string `json:"after"`
+		Before *string `json:"before"`
+		After  *string `json:"after"`
 	} `json:"list_metadata"`
 }
 
 // list reads oldest first by default: a consumer keeps the last ID it saw
-// and reads forward from it.
+// and reads forward from it. before=<id> reads the page that precedes id
+// (in the requested order), to page backwards.
 func (h *Handler) list(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	p, err := api.ParsePage(r, store.Asc)
 	if err != nil {
 		return err
-	}
-	if p.Before != "" {
-		return errs.InvalidField("before", "unsupported", "The events list reads forward only; use after.")
 	}
 	f := store.EventFilter{Names: api.QueryArray(q, "events"), OrganizationID: q.Get("organization_id")}
 	for _, rg := range []struct {
@@ -87,24 +87,46 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) error {
 			*rg.dst = t
 		}
 	}
-	if p.After != "" {
-		ev, err := h.Store.GetEvent(r.Context(), p.After)
+	cursor, name := p.After, "after"
+	if p.Before != "" {
+		cursor, name = p.Before, "before"
+	}
+	if cursor != "" {
+		ev, err := h.Store.GetEvent(r.Context(), cursor)
 		if errors.Is(err, store.ErrNotFound) {
-			return errs.InvalidField("after", "invalid", fmt.Sprintf("after names no event: %q.", p.After))
+			return errs.InvalidField(name, "invalid", fmt.Sprintf("%s names no event: %q.", name, cursor))
 		}
 		if err != nil {
 			return err
 		}
 		f.AfterSeq = ev.Seq
 	}
-	evs, err := h.Store.ListEvents(r.Context(), f, p.Limit+1, p.Order == store.Desc)
+	// Reading backwards from a before cursor reads the other way round,
+	// then restores the requested order.
+	backwards := p.Before != ""
+	evs, err := h.Store.ListEvents(r.Context(), f, p.Limit+1, (p.Order == store.Desc) != backwards)
 	if err != nil {
 		return err
 	}
 	out := eventList{Object: "list", Data: []JSON{}}
-	if len(evs) > p.Limit {
+	more := len(evs) > p.Limit
+	if more {
 		evs = evs[:p.Limit]
+	}
+	switch {
+	case backwards:
+		slices.Reverse(evs)
+		if len(evs) > 0 {
+			out.ListMetadata.After = &evs[len(evs)-1].ID
+			if more {
+				out.ListMetadata.Before = &evs[0].ID
+			}
+		}
+	case more:
 		out.ListMetadata.After = &evs[len(evs)-1].ID
+	}
+	if p.After != "" && len(evs) > 0 {
+		out.ListMetadata.Before = &evs[0].ID
 	}
 	for _, e := range evs {
 		out.Data = append(out.Data, ToJSON(e))

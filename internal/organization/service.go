@@ -603,21 +603,3 @@ func (s *Service) RunDueChecks(ctx context.Context) (int, error) {
 	}
 	return len(claimed), nil
 }
-
-// RunScheduler re-checks due domains every interval until ctx ends.
-func (s *Service) RunScheduler(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		if n, err := s.RunDueChecks(ctx); err != nil && ctx.Err() == nil {
-			s.Log.ErrorContext(ctx, "domain checks", "err", err)
-		} else if n > 0 {
-			s.Log.InfoContext(ctx, "domain checks", "checked", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/app/apptest"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
+	"github.com/gatehouse-dev/gatehouse/internal/job"
 	"github.com/gatehouse-dev/gatehouse/internal/sso"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/testidp"
@@ -440,8 +441,12 @@ func TestMetadataRefresh(t *testing.T) {
 	mu.Unlock()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { srv.SSO.RunWorkers(ctx, 20*time.Millisecond); close(done) }()
-	defer cancel()
+	refresh, err := job.NewRunner(srv.Log, nil).Loop(job.Job{Name: "metadata_refresh", Every: 20 * time.Millisecond, Run: srv.SSO.RefreshDueMetadata})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { refresh(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
 	want := testidpFingerprint(rotated)
 	for i := 0; ; i++ {
 		var c connJSON

@@ -820,43 +820,33 @@ func (s *Service) TimeOutLogins(ctx context.Context) error {
 	}
 }
 
-// RunWorkers refreshes due metadata URLs and sweeps expired login state
-// until ctx ends.
-func (s *Service) RunWorkers(ctx context.Context, every time.Duration) {
-	if every <= 0 {
-		every = time.Minute
+// SweepExpired deletes expired login state and times out logins that
+// never came back from the IdP.
+func (s *Service) SweepExpired(ctx context.Context) error {
+	if err := s.Store.DeleteExpiredSSO(ctx, s.now()); err != nil {
+		return fmt.Errorf("sweep sso state: %w", err)
 	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		now := s.now()
-		if err := s.Store.DeleteExpiredSSO(ctx, now); err != nil && ctx.Err() == nil {
-			s.Log.Error("sweep sso state", "err", err)
-		}
-		if err := s.TimeOutLogins(ctx); err != nil && ctx.Err() == nil {
-			s.Log.Error("time out sso logins", "err", err)
-		}
-		due, err := s.Store.ClaimDueMetadataRefresh(ctx, now, now.Add(s.refreshInterval()), 20)
-		if err != nil && ctx.Err() == nil {
-			s.Log.Error("claim metadata refresh", "err", err)
-		}
-		for _, c := range due {
-			if err := s.RefreshMetadata(ctx, c); err != nil {
-				s.Log.Warn("refresh idp metadata", "connection_id", c.ID, "err", err)
-			}
-		}
-		if err := s.RetireCertificates(ctx); err != nil && ctx.Err() == nil {
-			s.Log.Error("retire certificates", "err", err)
-		}
-		if err := s.NotifyExpiringCertificates(ctx); err != nil && ctx.Err() == nil {
-			s.Log.Error("certificate renewal notices", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+	if err := s.TimeOutLogins(ctx); err != nil {
+		return fmt.Errorf("time out sso logins: %w", err)
+	}
+	return nil
+}
+
+// RefreshDueMetadata fetches the IdP metadata URLs whose refresh is due,
+// each claimed once across nodes. A failed fetch is logged and kept for
+// the next round; only a failed claim is an error.
+func (s *Service) RefreshDueMetadata(ctx context.Context) error {
+	now := s.now()
+	due, err := s.Store.ClaimDueMetadataRefresh(ctx, now, now.Add(s.refreshInterval()), 20)
+	if err != nil {
+		return fmt.Errorf("claim metadata refresh: %w", err)
+	}
+	for _, c := range due {
+		if err := s.RefreshMetadata(ctx, c); err != nil {
+			s.Log.Warn("refresh idp metadata", "connection_id", c.ID, "err", err)
 		}
 	}
+	return nil
 }
 
 func presetTypes() []string {

@@ -47,6 +47,9 @@ type Queries interface {
 	Directories
 	AuditLogs
 	Secrets
+	LogStreams
+	Deliveries
+	Webhooks
 }
 
 // Order is a list's sort direction by ID (that is, by creation time).

@@ -108,29 +108,26 @@ func (s *Syncer) SyncNow(ctx context.Context, dirID string) (any, error) {
 	return s.Sync(ctx, d)
 }
 
-// Run pulls due directories until ctx ends. Each pull is claimed by moving
-// the directory's next_sync_at with a conditional update, so with several
-// nodes on one database each pull runs once.
-func (s *Syncer) Run(ctx context.Context) {
-	tick := time.NewTicker(min(s.Interval, time.Minute))
-	defer tick.Stop()
-	for {
-		now := time.Now()
-		due, err := s.Svc.Store.ClaimDueDirectorySyncs(ctx, now, now.Add(s.Interval), 10)
-		if err != nil && ctx.Err() == nil {
-			s.Log.ErrorContext(ctx, "google workspace: claim pulls", "err", err)
-		}
-		for _, d := range due {
-			if _, err := s.Sync(ctx, d); err != nil && ctx.Err() == nil {
-				s.Log.WarnContext(ctx, "google workspace: pull failed", "directory_id", d.ID, "err", err)
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
+// CheckEvery is how often SyncDue should run: often enough to start each
+// pull close to its due time.
+func (s *Syncer) CheckEvery() time.Duration { return min(s.Interval, time.Minute) }
+
+// SyncDue pulls the directories whose pull is due. Each pull is claimed by
+// moving the directory's next_sync_at with a conditional update, so with
+// several nodes on one database each pull runs once. A failed pull is
+// logged and kept for the next round; only a failed claim is an error.
+func (s *Syncer) SyncDue(ctx context.Context) error {
+	now := time.Now()
+	due, err := s.Svc.Store.ClaimDueDirectorySyncs(ctx, now, now.Add(s.Interval), 10)
+	if err != nil {
+		return fmt.Errorf("google workspace: claim pulls: %w", err)
+	}
+	for _, d := range due {
+		if _, err := s.Sync(ctx, d); err != nil && ctx.Err() == nil {
+			s.Log.WarnContext(ctx, "google workspace: pull failed", "directory_id", d.ID, "err", err)
 		}
 	}
+	return nil
 }
 
 // pullLease bounds how long a pull may hold its directory; a node that

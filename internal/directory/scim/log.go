@@ -80,29 +80,22 @@ func (l *RequestLog) Flush(ctx context.Context) {
 	}
 }
 
-// Run flushes the buffer periodically and prunes old entries until ctx
-// ends, then flushes what is left.
-func (l *RequestLog) Run(ctx context.Context) {
+// FlushEvery is how often the buffer should be flushed (by a periodic job
+// that also listens to Wake, and flushes once more at shutdown).
+const FlushEvery = flushInterval
+
+// PruneEvery is how often old entries should be pruned (Prune).
+const PruneEvery = retentionPeriod
+
+// Wake receives when the buffer fills faster than FlushEvery drains it.
+func (l *RequestLog) Wake() <-chan struct{} {
 	l.init()
-	t := time.NewTicker(flushInterval)
-	defer t.Stop()
-	lastPrune := time.Time{}
-	for {
-		select {
-		case <-ctx.Done():
-			l.Flush(context.WithoutCancel(ctx))
-			return
-		case <-t.C:
-		case <-l.kick:
-		}
-		l.Flush(ctx)
-		if time.Since(lastPrune) > retentionPeriod {
-			lastPrune = time.Now()
-			if err := l.Store.DeleteSCIMRequestsBefore(ctx, time.Now().Add(-logRetention)); err != nil && ctx.Err() == nil && l.Log != nil {
-				l.Log.ErrorContext(ctx, "scim request log: prune", "err", err)
-			}
-		}
-	}
+	return l.kick
+}
+
+// Prune deletes entries older than the log's retention.
+func (l *RequestLog) Prune(ctx context.Context) error {
+	return l.Store.DeleteSCIMRequestsBefore(ctx, time.Now().Add(-logRetention))
 }
 
 // redact removes secrets from a logged body: every "password" attribute,

@@ -138,4 +138,35 @@ var covered = map[string]string{
 
 	// Secrets
 	"ReplaceSealed": "sealed values are swapped in place",
+
+	// Deliveries
+	"PutConsumer":           "delivery consumers: lease, cursor, failures, parking, rewind",
+	"GetConsumer":           "delivery consumers: lease, cursor, failures, parking, rewind",
+	"DeleteConsumer":        "delivery consumers: lease, cursor, failures, parking, rewind",
+	"ClaimConsumers":        "delivery consumers are claimed once",
+	"RenewConsumerLease":    "delivery consumers: lease, cursor, failures, parking, rewind",
+	"ReleaseConsumer":       "delivery consumers: lease, cursor, failures, parking, rewind",
+	"MarkConsumerChecked":   "delivery consumers checked to the end wait for new events",
+	"AdvanceConsumer":       "delivery consumers: lease, cursor, failures, parking, rewind",
+	"RecordConsumerFailure": "delivery consumers: lease, cursor, failures, parking, rewind",
+	"SetConsumerState":      "delivery consumers: lease, cursor, failures, parking, rewind",
+	"RewindConsumer":        "delivery consumers: lease, cursor, failures, parking, rewind",
+
+	// LogStreams
+	"CreateLogStream":         "log streams are scoped to their organization",
+	"UpdateLogStream":         "log streams are scoped to their organization",
+	"DeleteLogStream":         "log streams are scoped to their organization",
+	"GetLogStream":            "log streams are scoped to their organization",
+	"ListLogStreams":          "log streams are scoped to their organization",
+	"RecordLogStreamDelivery": "log streams are scoped to their organization",
+
+	// Webhooks
+	"CreateWebhookEndpoint":         "webhook endpoints and delivery log",
+	"UpdateWebhookEndpoint":         "webhook endpoints and delivery log",
+	"DeleteWebhookEndpoint":         "webhook endpoints and delivery log",
+	"GetWebhookEndpoint":            "webhook endpoints and delivery log",
+	"ListWebhookEndpoints":          "webhook endpoints and delivery log",
+	"AddWebhookDeliveries":          "webhook endpoints and delivery log",
+	"ListWebhookDeliveries":         "webhook endpoints and delivery log",
+	"DeleteWebhookDeliveriesBefore": "webhook endpoints and delivery log",
 }

@@ -1,0 +1,54 @@
+package logstream
+
+import (
+	"github.com/gatehouse-dev/gatehouse/internal/api"
+)
+
+// JSON is a log stream on the wire. Secrets in config are masked.
+type JSON struct {
+	Object         string         `json:"object"`
+	ID             string         `json:"id"`
+	OrganizationID string         `json:"organization_id"`
+	Type           string         `json:"type"`
+	State          string         `json:"state"`
+	Config         map[string]any `json:"config"`
+	LastError      *ErrorJSON     `json:"last_error"`
+	LastSyncedAt   *string        `json:"last_synced_at"`
+	CreatedAt      string         `json:"created_at"`
+	UpdatedAt      string         `json:"updated_at"`
+}
+
+// ErrorJSON is a stream's last delivery failure.
+type ErrorJSON struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	At      string `json:"at"`
+}
+
+// JSON renders the stream for the API and the portal.
+func (ls LogStream) JSON() JSON {
+	out := JSON{
+		Object: "log_stream", ID: ls.ID, OrganizationID: ls.OrganizationID, Type: ls.Type, State: ls.State,
+		Config: masked(ls.Type, ls.values), LastSyncedAt: api.TimePtr(ls.LastSyncedAt),
+		CreatedAt: api.Time(ls.CreatedAt), UpdatedAt: api.Time(ls.UpdatedAt),
+	}
+	if ls.LastErrorCode != "" {
+		out.LastError = &ErrorJSON{Code: ls.LastErrorCode, Message: ls.LastErrorText, At: api.Time(ls.LastErrorAt)}
+	}
+	return out
+}
+
+// AuditLogStreamJSON is the stream as WorkOS shows it in
+// audit_log_configuration.log_stream.
+type AuditLogStreamJSON struct {
+	ID           string  `json:"id"`
+	Type         string  `json:"type"`
+	State        string  `json:"state"`
+	LastSyncedAt *string `json:"last_synced_at"`
+	CreatedAt    string  `json:"created_at"`
+}
+
+// AuditLogJSON renders the stream for audit_log_configuration.log_stream.
+func (ls LogStream) AuditLogJSON() AuditLogStreamJSON {
+	return AuditLogStreamJSON{ID: ls.ID, Type: ls.Type, State: ls.State, LastSyncedAt: api.TimePtr(ls.LastSyncedAt), CreatedAt: api.Time(ls.CreatedAt)}
+}
