@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/id"
 	"github.com/gatehouse-dev/gatehouse/internal/netguard"
 	"github.com/gatehouse-dev/gatehouse/internal/organization"
+	"github.com/gatehouse-dev/gatehouse/internal/portal"
 	"github.com/gatehouse-dev/gatehouse/internal/secrets"
 	"github.com/gatehouse-dev/gatehouse/internal/sso"
 	ssooidc "github.com/gatehouse-dev/gatehouse/internal/sso/oidc"
@@ -48,6 +50,7 @@ type App struct {
 	Directories *directory.Service
 	SCIMLog     *scim.RequestLog
 	SSO         *sso.Service
+	Portal      *portal.Service
 
 	handler http.Handler
 	routes  *api.RouteTable
@@ -132,6 +135,9 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 	(&directory.Handler{Svc: a.Directories, Google: gsync, FlushLog: a.SCIMLog.Flush}).Routes(r)
 	(&scim.Server{Svc: a.Directories, Log: a.SCIMLog, Logger: log}).Routes(r)
 	(&sso.Handler{Svc: a.SSO}).Routes(r)
+	a.Portal = &portal.Service{Store: st, Orgs: a.Orgs, BaseURL: cfg.BaseURL, Log: log}
+	(&portal.Handler{Svc: a.Portal, Orgs: a.Orgs, SSO: a.SSO, Directories: a.Directories, Brand: cfg.Portal,
+		Secure: strings.HasPrefix(cfg.BaseURL, "https://"), Log: log}).Routes(r)
 
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -158,6 +164,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 		a.Directories.RunCommitter,
 		gsync.Run,
 		func(ctx context.Context) { a.SSO.RunWorkers(ctx, time.Minute) },
+		func(ctx context.Context) { a.Portal.Sweep(ctx, 10*time.Minute) },
 	)
 	return a, nil
 }

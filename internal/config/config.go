@@ -38,6 +38,19 @@ type Config struct {
 	GoogleAPIBaseURL string
 	// DirectorySyncInterval is how often Google Workspace directories are pulled.
 	DirectorySyncInterval time.Duration
+
+	// Portal is the Admin Portal's branding and embedding.
+	Portal Portal
+}
+
+// Portal is the Admin Portal's branding (the host app's name, logo, colour
+// and support contact) and the origins allowed to frame it.
+type Portal struct {
+	Name           string
+	LogoURL        string
+	AccentColor    string // #rrggbb
+	SupportEmail   string
+	FrameAncestors []string // origins for CSP frame-ancestors; empty = 'none'
 }
 
 // Env reads one variable; tests pass a map-backed lookup.
@@ -86,6 +99,11 @@ func Load(fs *flag.FlagSet, args []string, env Env) (Config, error) {
 	if c.DirectorySyncInterval, err = time.ParseDuration(get("GATEHOUSE_DIRECTORY_SYNC_INTERVAL", "1h")); err != nil || c.DirectorySyncInterval <= 0 {
 		return c, fmt.Errorf("GATEHOUSE_DIRECTORY_SYNC_INTERVAL: must be a positive duration such as 1h")
 	}
+	c.Portal = Portal{
+		Name: get("GATEHOUSE_PORTAL_NAME", ""), LogoURL: get("GATEHOUSE_PORTAL_LOGO_URL", ""),
+		AccentColor: get("GATEHOUSE_PORTAL_ACCENT_COLOR", ""), SupportEmail: get("GATEHOUSE_PORTAL_SUPPORT_EMAIL", ""),
+		FrameAncestors: splitList(get("GATEHOUSE_PORTAL_FRAME_ANCESTORS", "")),
+	}
 	return c, c.finish()
 }
 
@@ -108,7 +126,7 @@ func (c *Config) finish() error {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("log format must be text or json, got %q", c.LogFormat)
 	}
-	return nil
+	return c.Portal.validate()
 }
 
 // Defaults returns the configuration of a run with no flags and no env,

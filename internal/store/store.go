@@ -40,6 +40,7 @@ type Queries interface {
 	Events
 	SSO
 	Directories
+	Portal
 }
 
 // Order is a list's sort direction by ID (that is, by creation time).

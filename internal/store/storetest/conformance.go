@@ -29,6 +29,8 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 		{"idempotency reservations", testIdempotency},
 		{"settings keep the first value", testSettings},
 		{"deadlock victims are retried", testDeadlockRetry},
+		{"portal links are used once", testPortalLinks},
+		{"portal sessions slide and expire", testPortalSessions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
