@@ -118,7 +118,9 @@ func hashToken(t string) []byte {
 // GenerateLink checks in and stores a one-time link, returning its URL.
 func (s *Service) GenerateLink(ctx context.Context, in LinkInput) (string, error) {
 	var fields []errs.FieldError
-	bad := func(field, code, msg string) { fields = append(fields, errs.FieldError{Field: field, Code: code, Message: msg}) }
+	bad := func(field, code, msg string) {
+		fields = append(fields, errs.FieldError{Field: field, Code: code, Message: msg})
+	}
 	if strings.TrimSpace(in.Organization) == "" {
 		bad("organization", "required", "organization is required.")
 	}
