@@ -137,6 +137,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 	(&sso.Handler{Svc: a.SSO}).Routes(r)
 	a.Portal = &portal.Service{Store: st, Orgs: a.Orgs, BaseURL: cfg.BaseURL, Log: log}
 	(&portal.Handler{Svc: a.Portal, Orgs: a.Orgs, SSO: a.SSO, Directories: a.Directories, Brand: cfg.Portal,
+		FlushSCIMLog: a.SCIMLog.Flush, SyncNow: gsync.SyncNow,
 		Secure: strings.HasPrefix(cfg.BaseURL, "https://"), Log: log}).Routes(r)
 
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

@@ -2,6 +2,7 @@ package portal
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"errors"
 	"fmt"
@@ -34,7 +35,11 @@ type Handler struct {
 	Orgs        *organization.Service
 	SSO         *sso.Service
 	Directories *directory.Service
-	Brand       config.Portal
+	// FlushSCIMLog writes buffered SCIM request log entries, so the page
+	// shows the latest; SyncNow pulls a Google Workspace directory now.
+	FlushSCIMLog func(ctx context.Context)
+	SyncNow      func(ctx context.Context, dirID string) (any, error)
+	Brand        config.Portal
 	// Secure is true when the portal is served over https (Secure cookies).
 	Secure bool
 	Log    *slog.Logger

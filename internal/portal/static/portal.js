@@ -81,17 +81,21 @@
   });
   window.addEventListener("message", function (ev) {
     if (ev.origin !== location.origin || !ev.data || ev.data.source !== "gatehouse-sso-test") return;
-    location.href = ev.data.result;
+    location.reload();
   });
 
-  // A test-result page opened as a window hands its result to the portal
-  // page that opened it and closes.
+  // A test-result page opened as a window tells the portal page that
+  // opened it, which reloads to show the attempt; the window stays open
+  // with the details until the admin closes it.
   var result = body.querySelector("[data-test-result]");
   if (result && window.opener && !window.opener.closed) {
     try {
       window.opener.postMessage({ source: "gatehouse-sso-test", result: result.getAttribute("data-test-result") }, location.origin);
-      window.close();
-    } catch (e) { /* stay open and show the result */ }
+    } catch (e) { /* the opener is gone */ }
+  }
+  var closeBtn = document.querySelector("[data-action=close-window]");
+  if (closeBtn) {
+    closeBtn.addEventListener("click", function () { window.close(); });
   }
 
   // Confirm destructive actions.
