@@ -228,9 +228,11 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		"Please try again in a moment. If it keeps happening, contact support and mention request "+rid+".")
 }
 
-// message is the admin-facing text of a typed error, for inline form errors.
+// message is the admin-facing text of a typed error, for inline form
+// errors. Not-found errors are not inline: they answer 404 (another
+// organization's object, or one that is gone).
 func message(err error) (string, bool) {
-	if e, ok := errs.As(err); ok && e.Kind != errs.KindUnavailable {
+	if e, ok := errs.As(err); ok && e.Kind != errs.KindUnavailable && e.Kind != errs.KindNotFound {
 		msg := e.Message
 		for _, f := range e.Fields {
 			if f.Message != "" && !strings.Contains(msg, f.Message) {
