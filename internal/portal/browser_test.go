@@ -214,7 +214,9 @@ func (b *browser) signInAtIdP(email, password string) {
 }
 
 // swapHandler lets the test replace the IdP (key rotation) at one URL.
-type swapHandler struct{ h atomic.Pointer[testidp.SAMLIdP] }
+type swapHandler struct {
+	h atomic.Pointer[testidp.SAMLIdP]
+}
 
 func (s *swapHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.h.Load().ServeHTTP(w, r) }
 
