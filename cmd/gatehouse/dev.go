@@ -99,7 +99,7 @@ func dev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	demo := &demoApp{
 		sdk:      workos.NewClient(cfg.APIKey, workos.WithBaseURL(cfg.BaseURL), workos.WithClientID(a.ClientID), workos.WithMaxRetries(0)),
-		callback: demoCallback, log: log, ready: make(chan struct{}),
+		callback: demoCallback, base: cfg.BaseURL, log: log, ready: make(chan struct{}),
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/testidp/saml/", idp)
@@ -139,6 +139,7 @@ func dev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	printBanner(stdout, a, cfg.APIKey)
 	fmt.Fprintf(stdout, "\n  Try a login:  %s/demo/\n", cfg.BaseURL)
+	fmt.Fprintf(stdout, "  Admin Portal: %s/demo/settings (or %s/demo/admin-portal for a fresh one-time link)\n", cfg.BaseURL, cfg.BaseURL)
 	fmt.Fprintf(stdout, "  Test IdPs:    %s/testidp/saml/ (SAML), %s/testidp/oidc (OIDC)\n", cfg.BaseURL, cfg.BaseURL)
 	fmt.Fprintf(stdout, "                users: alice@example.com / alice, bob@example.com / bob\n")
 	fmt.Fprintf(stdout, "  Demo Corp:    %s   SAML connection: %s\n", org.ID, conn.ID)
@@ -265,6 +266,7 @@ type demoApp struct {
 	oidcOrgID string // OIDC demo organization
 	callback  string
 	idpStart  string
+	base      string // the install's base URL (the portal's origin)
 	log       *slog.Logger
 	// ready is closed once the fields above are set; the server starts
 	// before that (OIDC discovery calls it), so the demo pages wait.
@@ -278,6 +280,8 @@ func (d *demoApp) routes() http.Handler {
 	mux.HandleFunc("GET /demo/{$}", d.home)
 	mux.HandleFunc("GET /demo/login", d.login)
 	mux.HandleFunc("GET /demo/callback", d.handleCallback)
+	mux.HandleFunc("GET /demo/settings", d.settings)
+	mux.HandleFunc("GET /demo/admin-portal", d.adminPortal)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-d.ready:
@@ -310,7 +314,8 @@ organization, Gatehouse sends you to the built-in test IdP, and you come back he
 for your profile with the WorkOS Go SDK.</p>
 <p><a class="button" href="/demo/login">Sign in with SSO</a> &nbsp; <a class="button" href="/demo/login?via=oidc">Sign in with SSO (OIDC)</a></p>
 <p>Test users: <code>alice@example.com</code> / <code>alice</code>, <code>bob@example.com</code> / <code>bob</code>.</p>
-<p>Or <a href="{{.IdPStart}}">start at the IdP</a> (IdP-initiated login).</p>{{end}}
+<p>Or <a href="{{.IdPStart}}">start at the IdP</a> (IdP-initiated login).</p>
+<p>Admin: <a href="/demo/settings">Account settings → Admin → Edit account</a> opens the Admin Portal in a pop-up.</p>{{end}}
 </body></html>
 `))
 

@@ -180,7 +180,7 @@ func (b *browser) shoot(name string) {
 		if err != nil || overflow {
 			b.t.Errorf("%s at %d px scrolls sideways (err %v)", name, w, err)
 		}
-		shot, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(90))
+		shot, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
 		if err != nil {
 			b.t.Fatalf("screenshot %s: %v", name, err)
 		}

@@ -97,6 +97,7 @@ type dsyncData struct {
 
 type scimRequestView struct {
 	store.SCIMRequest
+	Short       string // the path under the directory's SCIM base URL
 	Explanation string
 }
 
@@ -139,7 +140,11 @@ func (h *Handler) renderDirectory(w http.ResponseWriter, r *http.Request, s Sess
 	data := dsyncData{Dir: d, TypeName: typeName(d.Type), SCIM: directory.IsSCIM(d.Type), BaseURL: h.Directories.SCIMBaseURL(d.ID),
 		Token: token, Activity: a}
 	for _, rq := range a.Requests {
-		data.Requests = append(data.Requests, scimRequestView{SCIMRequest: rq, Explanation: explainSCIM(rq)})
+		short := strings.TrimPrefix(rq.Path, "/scim/v2/"+d.ID)
+		if short == "" {
+			short = "/"
+		}
+		data.Requests = append(data.Requests, scimRequestView{SCIMRequest: rq, Short: short, Explanation: explainSCIM(rq)})
 	}
 	v := view{Title: d.Name, Nav: "dsync", Notice: notice, Data: data}
 	if notice != "" {

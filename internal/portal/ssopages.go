@@ -134,7 +134,7 @@ func (h *Handler) renderSSOConn(w http.ResponseWriter, r *http.Request, s Sessio
 	d.Complete, d.Missing = sso.Complete(c.Connection, c.Certificates, time.Now())
 	for _, st := range d.Preset.SetupSteps {
 		d.Steps = append(d.Steps, strings.NewReplacer("{acs_url}", "the ACS URL", "{sp_entity_id}", "the SP entity ID",
-			"{sp_metadata_url}", "the metadata URL", "{redirect_uri}", "the redirect URI").Replace(st))
+			"{sp_metadata_url}", "the metadata URL", "{redirect_uri}", "the redirect URI", "Gatehouse", h.brand(nil).Name).Replace(st))
 	}
 	if si, ok, err := h.SSO.LastSignIn(r.Context(), s.OrganizationID, c.ID, time.Time{}); err != nil {
 		return err

@@ -94,7 +94,8 @@
     } catch (e) { /* the opener is gone */ }
   }
   var closeBtn = document.querySelector("[data-action=close-window]");
-  if (closeBtn) {
+  if (closeBtn && window.opener) {
+    closeBtn.hidden = false;
     closeBtn.addEventListener("click", function () { window.close(); });
   }
 
