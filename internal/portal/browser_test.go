@@ -343,6 +343,9 @@ func TestPortalInBrowser(t *testing.T) {
 	if txt := testSignIn(conn1, "sso-test-success"); !strings.Contains(txt, "Test sign-in succeeded") || !strings.Contains(txt, "alice@acme-corp.test") || !strings.Contains(txt, "Liddell") {
 		t.Errorf("test sign-in result: %q", txt)
 	}
+	if shown, _ := chromedp.Run(bctx, chromedp.Evaluate[bool](`document.querySelector("[data-action=close-window]").offsetParent !== null`)); shown {
+		t.Error("the result page offers to close a window that is not a pop-up")
+	}
 	b.do("connection after test", chromedp.Navigate(s.URL+"/portal/sso/"+conn1), chromedp.WaitVisible(`#last-attempt`))
 	if txt := b.text("#last-attempt"); !strings.Contains(txt, "Signed in") {
 		t.Errorf("last attempt on the connection page: %q", txt)
