@@ -67,8 +67,7 @@ func intentPath(intent string) string {
 		return "domains"
 	case "certificate_renewal":
 		return "certificates"
-	case "log_streams", "audit_logs":
-		return "log-streams"
 	}
+	// log_streams and audit_logs have no page yet: the menu says so.
 	return ""
 }

@@ -111,6 +111,18 @@ func TestGenerateLinkWithSDKs(t *testing.T) {
 				t.Error("session stored under its raw token")
 			}
 
+			// Every intent opens a page of the portal, never a dead end.
+			for _, intent := range portal.Intents {
+				l, err := s.Portal.GenerateLink(ctx, portal.LinkInput{Organization: org.ID, Intent: intent})
+				if err != nil {
+					t.Fatal(err)
+				}
+				res, body := get(t, &http.Client{Jar: newJar(t)}, l)
+				if res.StatusCode != http.StatusOK || !strings.Contains(body, `<main id="main"`) || !strings.HasPrefix(res.Request.URL.Path, "/portal/") {
+					t.Errorf("intent %s lands on %s: %d", intent, res.Request.URL, res.StatusCode)
+				}
+			}
+
 			// Used once.
 			r3, body := get(t, noRedirect(newJar(t)), res.Link)
 			if r3.StatusCode != http.StatusNotFound || !strings.Contains(body, "already been used") || strings.Contains(body, "Acme") {
