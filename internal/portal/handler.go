@@ -140,11 +140,10 @@ type view struct {
 	CSRF    string
 	Session *Session
 	// Event, when set, is posted to window.opener ("success").
-	Event   string
-	Notice  string
-	Error   string
-	Data    any
-	Support string
+	Event  string
+	Notice string
+	Error  string
+	Data   any
 }
 
 type brandView struct {
