@@ -97,7 +97,7 @@ func dev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	demo := &demoApp{
 		sdk:      workos.NewClient(cfg.APIKey, workos.WithBaseURL(cfg.BaseURL), workos.WithClientID(a.ClientID), workos.WithMaxRetries(0)),
-		callback: demoCallback, log: log, ready: make(chan struct{}),
+		callback: demoCallback, base: cfg.BaseURL, log: log, ready: make(chan struct{}),
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/testidp/saml/", idp)
@@ -137,6 +137,7 @@ func dev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	printBanner(stdout, a, cfg.APIKey)
 	fmt.Fprintf(stdout, "\n  Try a login:  %s/demo/\n", cfg.BaseURL)
+	fmt.Fprintf(stdout, "  Admin Portal: %s/demo/settings (or %s/demo/admin-portal for a fresh one-time link)\n", cfg.BaseURL, cfg.BaseURL)
 	fmt.Fprintf(stdout, "  Test IdPs:    %s/testidp/saml/ (SAML), %s/testidp/oidc (OIDC)\n", cfg.BaseURL, cfg.BaseURL)
 	fmt.Fprintf(stdout, "                users: alice@example.com / alice, bob@example.com / bob\n")
 	fmt.Fprintf(stdout, "  Demo Corp:    %s   SAML connection: %s\n", org.ID, conn.ID)
@@ -269,6 +270,7 @@ type demoApp struct {
 	oidcOrgID string // OIDC demo organization
 	callback  string
 	idpStart  string
+	base      string // the install's base URL (the portal's origin)
 	log       *slog.Logger
 	// ready is closed once the fields above are set; the server starts
 	// before that (OIDC discovery calls it), so the demo pages wait.
@@ -282,6 +284,8 @@ func (d *demoApp) routes() http.Handler {
 	mux.HandleFunc("GET /demo/{$}", d.home)
 	mux.HandleFunc("GET /demo/login", d.login)
 	mux.HandleFunc("GET /demo/callback", d.handleCallback)
+	mux.HandleFunc("GET /demo/settings", d.settings)
+	mux.HandleFunc("GET /demo/admin-portal", d.adminPortal)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-d.ready:
@@ -356,7 +360,9 @@ for your profile with the WorkOS Go SDK.</p>
 <div class="actions"><a class="button" href="/demo/login">Sign in with SSO (SAML)</a><a class="button secondary" href="/demo/login?via=oidc">Sign in with SSO (OIDC)</a></div>
 <h2>Test users</h2>
 <ul class="users"><li><code>alice@example.com</code> · password <code>alice</code></li><li><code>bob@example.com</code> · password <code>bob</code></li></ul>
-<p class="muted" style="margin-top:18px">Or <a href="{{.IdPStart}}">start at the IdP</a> to try an IdP-initiated login.</p>{{end}}
+<p class="muted" style="margin-top:18px">Or <a href="{{.IdPStart}}">start at the IdP</a> to try an IdP-initiated login.</p>
+<h2>Admin</h2>
+<p><a href="/demo/settings">Account settings → Admin → Edit account</a> opens the Admin Portal in a pop-up, as your app would for a customer's IT admin.</p>{{end}}
 </div></main>
 </body></html>
 `))

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +29,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/logstream"
 	"github.com/gatehouse-dev/gatehouse/internal/netguard"
 	"github.com/gatehouse-dev/gatehouse/internal/organization"
+	"github.com/gatehouse-dev/gatehouse/internal/portal"
 	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/internal/secrets"
 	"github.com/gatehouse-dev/gatehouse/internal/sso"
@@ -64,6 +66,7 @@ type App struct {
 	// Delivery moves events to webhook endpoints and log streams.
 	Delivery *delivery.Engine
 	Webhooks *webhook.Service
+	Portal   *portal.Service
 
 	handler http.Handler
 	routes  *api.RouteTable
@@ -181,6 +184,10 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 		return &auditlog.LogStreamSummary{ID: j.ID, Type: j.Type, State: j.State, LastSyncedAt: j.LastSyncedAt, CreatedAt: j.CreatedAt}, nil
 	}
 	(&logstream.Handler{Svc: a.LogStreams}).Routes(r)
+	a.Portal = &portal.Service{Store: st, Orgs: a.Orgs, BaseURL: cfg.BaseURL, Log: log}
+	(&portal.Handler{Svc: a.Portal, Orgs: a.Orgs, SSO: a.SSO, Directories: a.Directories, Brand: cfg.Portal,
+		FlushSCIMLog: a.SCIMLog.Flush, SyncNow: gsync.SyncNow,
+		Secure: strings.HasPrefix(cfg.BaseURL, "https://"), Log: log}).Routes(r)
 
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -221,6 +228,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 		{Name: "saml_certificate_retire", Every: time.Minute, Run: a.SSO.RetireCertificates},
 		{Name: "audit_log_exports", Every: 5 * time.Second, Wake: a.AuditLogs.Wake(), Run: a.AuditLogs.BuildDue},
 		{Name: "audit_log_retention", Every: time.Hour, Run: a.AuditLogs.Sweep},
+		{Name: "portal_sweep", Every: 10 * time.Minute, Run: a.Portal.Sweep},
 		{Name: "webhook_deliveries_prune", Every: time.Hour, Run: func(ctx context.Context) error {
 			return a.Webhooks.PruneDeliveries(ctx, 7*24*time.Hour)
 		}},

@@ -52,6 +52,8 @@ type Config struct {
 	// DeliveryParkAfter is how long a webhook endpoint or log stream may
 	// keep failing before it is parked (delivery stops until re-enabled).
 	DeliveryParkAfter time.Duration
+	// Portal is the Admin Portal's branding and embedding.
+	Portal Portal
 }
 
 // RateLimits are requests per second allowed per node, each with bursts of
@@ -60,6 +62,16 @@ type RateLimits struct {
 	APIKey int // the management API, per API key
 	SSO    int // the public SSO endpoints, per client IP
 	SCIM   int // the SCIM endpoints, per directory token (or client IP before one is known)
+}
+
+// Portal is the Admin Portal's branding (the host app's name, logo, colour
+// and support contact) and the origins allowed to frame it.
+type Portal struct {
+	Name           string
+	LogoURL        string
+	AccentColor    string // #rrggbb
+	SupportEmail   string
+	FrameAncestors []string // origins for CSP frame-ancestors; empty = 'none'
 }
 
 // Env reads one variable; tests pass a map-backed lookup.
@@ -130,6 +142,16 @@ var Vars = []Var{
 		func(c *Config, v string) (err error) { c.DirectorySyncInterval, err = parseDuration(v); return err }},
 	{"GATEHOUSE_GOOGLE_API_BASE_URL", "", "", "Google Admin SDK base URL override (tests, proxies)", ScopeServer,
 		func(c *Config, v string) error { c.GoogleAPIBaseURL = v; return nil }},
+	{"GATEHOUSE_PORTAL_NAME", "", "", "Admin Portal: your product's name, shown to your customers' admins", ScopeServer,
+		func(c *Config, v string) error { c.Portal.Name = v; return nil }},
+	{"GATEHOUSE_PORTAL_LOGO_URL", "", "", "Admin Portal: URL of your logo", ScopeServer,
+		func(c *Config, v string) error { c.Portal.LogoURL = v; return nil }},
+	{"GATEHOUSE_PORTAL_ACCENT_COLOR", "", "", "Admin Portal: accent colour, like #4f46e5", ScopeServer,
+		func(c *Config, v string) error { c.Portal.AccentColor = v; return nil }},
+	{"GATEHOUSE_PORTAL_SUPPORT_EMAIL", "", "", "Admin Portal: the support address shown on every page", ScopeServer,
+		func(c *Config, v string) error { c.Portal.SupportEmail = v; return nil }},
+	{"GATEHOUSE_PORTAL_FRAME_ANCESTORS", "", "", "Admin Portal: comma-separated origins allowed to embed it in an iframe", ScopeServer,
+		func(c *Config, v string) error { c.Portal.FrameAncestors = splitList(v); return nil }},
 	{"GATEHOUSE_DELIVERY_PARK_AFTER", "", "72h", "how long a webhook endpoint or log stream may keep failing before delivery to it is parked", ScopeServer,
 		func(c *Config, v string) (err error) { c.DeliveryParkAfter, err = parseDuration(v); return err }},
 }
@@ -285,6 +307,9 @@ func (c *Config) finish(p Problems) error {
 		if l.v < 0 && !p.names(l.name) {
 			p = append(p, fmt.Sprintf("%s: must be 0 (off) or a positive number of requests per second, got %d", l.name, l.v))
 		}
+	}
+	if err := c.Portal.validate(); err != nil {
+		p = append(p, err.Error())
 	}
 	if len(p) > 0 {
 		return p

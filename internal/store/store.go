@@ -50,6 +50,7 @@ type Queries interface {
 	LogStreams
 	Deliveries
 	Webhooks
+	Portal
 }
 
 // Order is a list's sort direction by ID (that is, by creation time).

@@ -48,7 +48,7 @@ type suiteTest struct {
 
 // suite returns every conformance test, aggregate by aggregate.
 func suite() []suiteTest {
-	return slices.Concat(storeTests, foundationTests, organizationTests, eventTests, ssoTests, directoryTests, auditLogTests, secretTests, deliveryTests)
+	return slices.Concat(storeTests, foundationTests, organizationTests, eventTests, ssoTests, directoryTests, auditLogTests, secretTests, deliveryTests, portalTests)
 }
 
 // Run is the conformance suite: every backend must pass it unchanged. Each

@@ -169,4 +169,13 @@ var covered = map[string]string{
 	"AddWebhookDeliveries":          "webhook endpoints and delivery log",
 	"ListWebhookDeliveries":         "webhook endpoints and delivery log",
 	"DeleteWebhookDeliveriesBefore": "webhook endpoints and delivery log",
+
+	// Portal
+	"CreatePortalLink":    "portal links are used once",
+	"TakePortalLink":      "portal links are used once",
+	"CreatePortalSession": "portal sessions slide and expire",
+	"GetPortalSession":    "portal sessions slide and expire",
+	"TouchPortalSession":  "portal sessions slide and expire",
+	"DeletePortalSession": "portal sessions slide and expire",
+	"DeleteExpiredPortal": "portal sessions slide and expire",
 }

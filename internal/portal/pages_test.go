@@ -1,0 +1,86 @@
+package portal_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/internal/app/apptest"
+	"github.com/gatehouse-dev/gatehouse/internal/portal"
+)
+
+// client is a browser-like HTTP client with an open portal session.
+type client struct {
+	t    *testing.T
+	base string
+	http *http.Client
+}
+
+func openPortal(t *testing.T, s *apptest.Server, orgID, intent string) *client {
+	t.Helper()
+	link, err := s.Portal.GenerateLink(context.Background(), portal.LinkInput{Organization: orgID, Intent: intent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &client{t: t, base: s.URL, http: &http.Client{Jar: newJar(t)}}
+	if res, body := get(t, c.http, link); res.StatusCode != http.StatusOK {
+		t.Fatalf("open portal: %d %s", res.StatusCode, body)
+	}
+	return c
+}
+
+var csrfRe = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func (c *client) get(path string) (int, string) {
+	c.t.Helper()
+	res, body := get(c.t, c.http, c.base+path)
+	return res.StatusCode, body
+}
+
+// post submits a form with the page's CSRF token (csrf "" = none).
+func (c *client) post(path string, form url.Values, csrf string) (int, string) {
+	c.t.Helper()
+	if csrf != "" {
+		form.Set("csrf", csrf)
+	}
+	res, err := c.http.PostForm(c.base+path, form)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	return res.StatusCode, string(b)
+}
+
+func (c *client) csrf() string {
+	c.t.Helper()
+	_, body := c.get("/portal/")
+	m := csrfRe.FindStringSubmatch(body)
+	if m == nil {
+		c.t.Fatal("no CSRF token on the home page")
+	}
+	return m[1]
+}
+
+// TestEveryPageRenders opens each page of a fresh organization.
+func TestEveryPageRenders(t *testing.T) {
+	s := apptest.Start(t, "sqlite")
+	org := newOrg(t, s, "Acme")
+	c := openPortal(t, s, org.ID, "")
+	for _, p := range []struct{ path, want string }{
+		{"/portal/", "Recent sign-in activity"},
+		{"/portal/domains", "Add a domain"},
+		{"/portal/certificates", "You have no SAML connection yet"},
+		{"/portal/sso", "Choose your identity provider"},
+		{"/portal/directory-sync", "Connect your directory"},
+	} {
+		status, body := c.get(p.path)
+		if status != http.StatusOK || !strings.Contains(body, p.want) {
+			t.Errorf("%s: %d, want 200 with %q:\n%s", p.path, status, p.want, body)
+		}
+	}
+}
