@@ -27,6 +27,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/secrets"
 	"github.com/gatehouse-dev/gatehouse/internal/sso"
 	ssooidc "github.com/gatehouse-dev/gatehouse/internal/sso/oidc"
+	ssosaml "github.com/gatehouse-dev/gatehouse/internal/sso/saml"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/store/postgres"
 	"github.com/gatehouse-dev/gatehouse/internal/store/sqlite"
@@ -115,7 +116,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 	a.SSO = &sso.Service{
 		Store: st, Orgs: a.Orgs, Sealer: a.Sealer, BaseURL: cfg.BaseURL, ClientID: a.ClientID,
 		RedirectURIs: cfg.RedirectURIs, Guard: guard, HTTP: outbound, OIDC: &ssooidc.Client{HTTP: outbound},
-		MetadataRefresh: cfg.SSOMetadataRefresh, Log: log,
+		MetadataRefresh: cfg.SSOMetadataRefresh, Log: log, SAML: &ssosaml.Validator{},
 	}
 
 	reg := prometheus.NewRegistry()

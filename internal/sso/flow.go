@@ -395,7 +395,7 @@ func (s *Service) ACS(ctx context.Context, connID, samlResponse, relayState, ip,
 	if req != nil {
 		ids = []string{req.ID}
 	}
-	assertion, err := ssosaml.ValidateResponse(sp, raw, ids, conn.SAML.EncryptAssertions)
+	assertion, err := s.SAML.Validate(sp, raw, ids, conn.SAML.EncryptAssertions)
 	if err != nil {
 		return s.samlFail(ctx, conn, req, ip, ua, asFailure(err))
 	}

@@ -53,8 +53,7 @@ const (
 // ready to use; a nil *Validator validates too (fast path on, no key
 // cache). It is safe for concurrent use.
 type Validator struct {
-	// Off sends every response straight to crewjam.
-	Off bool
+	off atomic.Bool // every response straight to crewjam
 
 	mu   sync.Mutex
 	keys map[string]*trustedKey // parsed IdP certificates by their base64 DER
@@ -63,6 +62,9 @@ type Validator struct {
 
 	accepted, fellBack atomic.Uint64
 }
+
+// SetFastPath turns the fast path on (the default) or off.
+func (v *Validator) SetFastPath(on bool) { v.off.Store(!on) }
 
 // Stats returns how many responses the fast path accepted and how many it
 // handed to crewjam since the Validator was made.
@@ -74,10 +76,10 @@ func (v *Validator) Stats() (accepted, fellBack uint64) {
 }
 
 // Validate validates a decoded Response for sp, as ValidateResponse does,
-// trying the fast path first unless v.Off is set. Every rejection is
+// trying the fast path first unless it is off. Every rejection is
 // crewjam's, with its failure code.
 func (v *Validator) Validate(sp *saml.ServiceProvider, raw []byte, requestIDs []string, requireEncrypted bool) (*saml.Assertion, error) {
-	if (v == nil || !v.Off) && !requireEncrypted {
+	if (v == nil || !v.off.Load()) && !requireEncrypted {
 		if a := v.fastValidate(sp, raw, requestIDs); a != nil {
 			if v != nil {
 				v.accepted.Add(1)
