@@ -118,6 +118,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 		RedirectURIs: cfg.RedirectURIs, Guard: guard, HTTP: outbound, OIDC: &ssooidc.Client{HTTP: outbound},
 		MetadataRefresh: cfg.SSOMetadataRefresh, Log: log, SAML: &ssosaml.Validator{},
 	}
+	a.SSO.SAML.SetFastPath(cfg.SAMLFastPath)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -38,6 +38,10 @@ type Config struct {
 	GoogleAPIBaseURL string
 	// DirectorySyncInterval is how often Google Workspace directories are pulled.
 	DirectorySyncInterval time.Duration
+
+	// SAMLFastPath validates SAML responses with the fast path first (the
+	// default); false sends every response to crewjam alone.
+	SAMLFastPath bool
 }
 
 // Env reads one variable; tests pass a map-backed lookup.
@@ -85,6 +89,9 @@ func Load(fs *flag.FlagSet, args []string, env Env) (Config, error) {
 	c.GoogleAPIBaseURL = get("GATEHOUSE_GOOGLE_API_BASE_URL", "")
 	if c.DirectorySyncInterval, err = time.ParseDuration(get("GATEHOUSE_DIRECTORY_SYNC_INTERVAL", "1h")); err != nil || c.DirectorySyncInterval <= 0 {
 		return c, fmt.Errorf("GATEHOUSE_DIRECTORY_SYNC_INTERVAL: must be a positive duration such as 1h")
+	}
+	if c.SAMLFastPath, err = parseBool(get("GATEHOUSE_SAML_FAST_PATH", "true")); err != nil {
+		return c, fmt.Errorf("GATEHOUSE_SAML_FAST_PATH: %w", err)
 	}
 	return c, c.finish()
 }
