@@ -96,6 +96,7 @@ func (v *Validator) Validate(sp *saml.ServiceProvider, raw []byte, requestIDs []
 // trustedKey is an IdP signing certificate as the fast path needs it.
 type trustedKey struct {
 	raw                 []byte
+	b64                 string // raw in canonical base64, as KeyInfo carries it
 	pub                 *rsa.PublicKey // nil: not an RSA key the fast path verifies with
 	notBefore, notAfter time.Time
 }
@@ -159,7 +160,7 @@ func (v *Validator) key(data string) *trustedKey {
 	if err != nil {
 		return nil
 	}
-	k := &trustedKey{raw: der, notBefore: c.NotBefore, notAfter: c.NotAfter}
+	k := &trustedKey{raw: der, b64: base64.StdEncoding.EncodeToString(der), notBefore: c.NotBefore, notAfter: c.NotAfter}
 	if pub, ok := c.PublicKey.(*rsa.PublicKey); ok && pub.N.BitLen() >= minRSAKeyBits && pub.N.BitLen() <= maxRSAKeyBits {
 		k.pub = pub
 	}
@@ -187,6 +188,24 @@ func stripSpace(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// equalBase64 reports whether text, less the white space stripSpace
+// removes, is want.
+func equalBase64(text, want string) bool {
+	j := 0
+	for i := 0; i < len(text); i++ {
+		switch c := text[i]; c {
+		case '\t', '\n', '\f', '\r', ' ':
+			continue
+		default:
+			if j >= len(want) || want[j] != c {
+				return false
+			}
+			j++
+		}
+	}
+	return j == len(want)
 }
 
 // plainSP reports whether sp is configured as Gatehouse configures it: no
@@ -959,6 +978,14 @@ func (f *fastRun) keyInfoKey(keyInfo int32) *trustedKey {
 	text, ok := f.leaf(cc[0], nsDSig, "X509Certificate", nil, none[:])
 	if !ok || text == "" {
 		return nil
+	}
+	// Usually the text is the certificate's canonical base64 broken into
+	// lines: compare without decoding. Only the same text decodes to the
+	// same bytes for goxmldsig too.
+	for _, k := range f.keys {
+		if equalBase64(text, k.b64) {
+			return k
+		}
 	}
 	der, err := base64.StdEncoding.DecodeString(stripSpace(text))
 	if err != nil {

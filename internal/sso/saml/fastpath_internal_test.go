@@ -364,3 +364,24 @@ func TestFastPathDifferential(t *testing.T) {
 		})
 	}
 }
+
+func TestEqualBase64(t *testing.T) {
+	cases := []struct {
+		name, text, want string
+		equal            bool
+	}{
+		{"same", "QUJD", "QUJD", true},
+		{"line breaks and spaces", "QU\nJ\r\n D\t", "QUJD", true},
+		{"shorter", "QUJ", "QUJD", false},
+		{"longer", "QUJDRA==", "QUJD", false},
+		{"other character", "QUJE", "QUJD", false},
+		{"non-breaking space is not white space", "QUJ\u00a0D", "QUJD", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := equalBase64(c.text, c.want); got != c.equal {
+				t.Fatalf("equalBase64(%q, %q) = %v", c.text, c.want, got)
+			}
+		})
+	}
+}
