@@ -96,7 +96,7 @@ func (v *Validator) Validate(sp *saml.ServiceProvider, raw []byte, requestIDs []
 // trustedKey is an IdP signing certificate as the fast path needs it.
 type trustedKey struct {
 	raw                 []byte
-	b64                 string // raw in canonical base64, as KeyInfo carries it
+	b64                 string         // raw in canonical base64, as KeyInfo carries it
 	pub                 *rsa.PublicKey // nil: not an RSA key the fast path verifies with
 	notBefore, notAfter time.Time
 }
