@@ -34,6 +34,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/secrets"
 	"github.com/gatehouse-dev/gatehouse/internal/sso"
 	ssooidc "github.com/gatehouse-dev/gatehouse/internal/sso/oidc"
+	ssosaml "github.com/gatehouse-dev/gatehouse/internal/sso/saml"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/store/postgres"
 	"github.com/gatehouse-dev/gatehouse/internal/store/sqlite"
@@ -143,8 +144,9 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 	a.SSO = &sso.Service{
 		Store: st, Orgs: a.Orgs, Sealer: a.Sealer, BaseURL: cfg.BaseURL, ClientID: a.ClientID,
 		RedirectURIs: cfg.RedirectURIs, Guard: guard, HTTP: outbound, OIDC: &ssooidc.Client{HTTP: outbound},
-		MetadataRefresh: cfg.SSOMetadataRefresh, Recheck: &sso.RecheckLimiter{}, Log: log,
+		MetadataRefresh: cfg.SSOMetadataRefresh, Recheck: &sso.RecheckLimiter{}, Log: log, SAML: &ssosaml.Validator{},
 	}
+	a.SSO.SAML.SetFastPath(cfg.SAMLFastPath)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

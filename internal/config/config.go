@@ -54,6 +54,9 @@ type Config struct {
 	DeliveryParkAfter time.Duration
 	// Portal is the Admin Portal's branding and embedding.
 	Portal Portal
+	// SAMLFastPath validates SAML responses with the fast path first (the
+	// default); false sends every response to crewjam alone.
+	SAMLFastPath bool
 }
 
 // RateLimits are requests per second allowed per node, each with bursts of
@@ -152,6 +155,8 @@ var Vars = []Var{
 		func(c *Config, v string) error { c.Portal.SupportEmail = v; return nil }},
 	{"GATEHOUSE_PORTAL_FRAME_ANCESTORS", "", "", "Admin Portal: comma-separated origins allowed to embed it in an iframe", ScopeServer,
 		func(c *Config, v string) error { c.Portal.FrameAncestors = splitList(v); return nil }},
+	{"GATEHOUSE_SAML_FAST_PATH", "", "true", "validate SAML responses with the fast path first; false = crewjam alone", ScopeServer,
+		func(c *Config, v string) (err error) { c.SAMLFastPath, err = parseBool(v); return err }},
 	{"GATEHOUSE_DELIVERY_PARK_AFTER", "", "72h", "how long a webhook endpoint or log stream may keep failing before delivery to it is parked", ScopeServer,
 		func(c *Config, v string) (err error) { c.DeliveryParkAfter, err = parseDuration(v); return err }},
 }

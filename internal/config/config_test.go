@@ -29,7 +29,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Addr != "127.0.0.1:8080" || c.BaseURL != "http://127.0.0.1:8080" || c.DataDir != "./gatehouse-data" ||
-		c.DatabaseURL != "" || c.AllowPrivateTargets || c.DNSTimeout != 4*time.Second ||
+		c.DatabaseURL != "" || c.AllowPrivateTargets || c.DNSTimeout != 4*time.Second || !c.SAMLFastPath ||
 		c.RateLimits != (RateLimits{APIKey: 10000, SSO: 1000, SCIM: 10000}) || c.TrustedProxies != nil {
 		t.Errorf("defaults = %+v", c)
 	}
@@ -40,7 +40,7 @@ func TestFlagsOverrideEnvironment(t *testing.T) {
 	env := map[string]string{
 		"GATEHOUSE_ADDR": "0.0.0.0:9000", "GATEHOUSE_BASE_URL": "https://id.example.com/", "GATEHOUSE_DATA_DIR": "/env",
 		"GATEHOUSE_REDIRECT_URIS": "https://a.example/cb, https://b.example/cb", "GATEHOUSE_ALLOW_PRIVATE_TARGETS": "true",
-		"GATEHOUSE_API_KEY": "sk_env", "GATEHOUSE_DNS_RESOLVER": "127.0.0.1:5353",
+		"GATEHOUSE_API_KEY": "sk_env", "GATEHOUSE_DNS_RESOLVER": "127.0.0.1:5353", "GATEHOUSE_SAML_FAST_PATH": "false",
 	}
 	c, err := load(t, []string{"--addr", "127.0.0.1:7000", "--data-dir", "/flag"}, env)
 	if err != nil {
@@ -52,7 +52,7 @@ func TestFlagsOverrideEnvironment(t *testing.T) {
 	if c.BaseURL != "https://id.example.com" {
 		t.Errorf("base URL = %q (trailing slash must go)", c.BaseURL)
 	}
-	if len(c.RedirectURIs) != 2 || c.RedirectURIs[1] != "https://b.example/cb" || !c.AllowPrivateTargets || c.APIKey != "sk_env" || c.DNSResolver != "127.0.0.1:5353" {
+	if len(c.RedirectURIs) != 2 || c.RedirectURIs[1] != "https://b.example/cb" || !c.AllowPrivateTargets || c.APIKey != "sk_env" || c.DNSResolver != "127.0.0.1:5353" || c.SAMLFastPath {
 		t.Errorf("env not read: %+v", c)
 	}
 }

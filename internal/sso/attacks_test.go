@@ -22,10 +22,16 @@ import (
 func (e *env) rejects(t *testing.T, attack func() *http.Response, code string) {
 	t.Helper()
 	before := e.countEvents("authentication.sso_failed")
+	fastBefore, _ := e.srv.SSO.SAML.Stats()
 	res := attack()
 	e.expectRejected(t, res, code)
 	if after := e.countEvents("authentication.sso_failed"); after != before+1 {
 		t.Fatalf("%d new sso_failed events, want 1", after-before)
+	}
+	// A replayed assertion is valid to either validator; the transaction
+	// that issues the code refuses it.
+	if fastAfter, _ := e.srv.SSO.SAML.Stats(); fastAfter != fastBefore && code != "replayed" {
+		t.Fatal("the SAML fast path accepted an attack")
 	}
 }
 
@@ -71,14 +77,24 @@ func removeSignature(el *etree.Element) {
 	}
 }
 
+// TestSAMLAttacks runs every attack with the SAML fast path on (the
+// default; it must accept none of them, and every rejection keeps its
+// code) and off (crewjam alone).
 func TestSAMLAttacks(t *testing.T) {
 	for _, backend := range backends(t) {
-		t.Run(backend, func(t *testing.T) { testSAMLAttacks(t, backend) })
+		for _, fast := range []bool{true, false} {
+			name := backend + "/fast_path_off"
+			if fast {
+				name = backend + "/fast_path_on"
+			}
+			t.Run(name, func(t *testing.T) { testSAMLAttacks(t, backend, fast) })
+		}
 	}
 }
 
-func testSAMLAttacks(t *testing.T, backend string) {
+func testSAMLAttacks(t *testing.T, backend string, fast bool) {
 	e := newEnv(t, backend)
+	e.srv.SSO.SAML.SetFastPath(fast)
 	idp := e.samlIdP(testidp.SAMLOptions{})
 	conn := e.samlConnection(idp, nil)
 	sp := conn.SAML.SPEntityID
@@ -349,9 +365,14 @@ func testSAMLAttacks(t *testing.T, backend string) {
 		e.rejects(t, post(r, ""), "certificate_unknown")
 	})
 	t.Run("a correct response is still accepted", func(t *testing.T) {
+		fastBefore, _ := e.srv.SSO.SAML.Stats()
 		res := post(build(t, testidp.ResponseOptions{}), "")()
 		if !strings.Contains(res.Header.Get("Location"), "code=") {
 			t.Fatalf("refused: %d %s", res.StatusCode, res.Header.Get("Location"))
+		}
+		fastAfter, _ := e.srv.SSO.SAML.Stats()
+		if want := map[bool]uint64{true: 1, false: 0}[fast]; fastAfter-fastBefore != want {
+			t.Fatalf("the fast path accepted %d responses, want %d", fastAfter-fastBefore, want)
 		}
 	})
 }

@@ -461,7 +461,7 @@ func (s *Service) ACS(ctx context.Context, connID, samlResponse, relayState, ip,
 	if req != nil {
 		ids = []string{req.ID}
 	}
-	assertion, err := ssosaml.ValidateResponse(sp, raw, ids, conn.SAML.EncryptAssertions)
+	assertion, err := s.SAML.Validate(sp, raw, ids, conn.SAML.EncryptAssertions)
 	if f := asFailureOrNil(err); f != nil && f.Code == failure.CertificateUnknown {
 		// The IdP may have rolled its key: when its metadata now publishes
 		// the certificate, trust it and validate this very response again.
@@ -470,7 +470,7 @@ func (s *Service) ACS(ctx context.Context, connID, samlResponse, relayState, ip,
 			if sp, err = s.serviceProvider(ctx, s.Store, conn, req != nil); err != nil {
 				return s.samlFail(ctx, conn, req, ip, ua, failure.New(failure.InternalError, err))
 			}
-			assertion, err = ssosaml.ValidateResponse(sp, raw, ids, conn.SAML.EncryptAssertions)
+			assertion, err = s.SAML.Validate(sp, raw, ids, conn.SAML.EncryptAssertions)
 		}
 	}
 	if err != nil {

@@ -78,6 +78,9 @@ type Service struct {
 	Recheck *RecheckLimiter
 	Log     *slog.Logger
 	Now     func() time.Time
+	// SAML validates responses at the ACS (fast path, then crewjam) and
+	// caches the IdPs' parsed keys; nil validates without the cache.
+	SAML *ssosaml.Validator
 }
 
 func (s *Service) now() time.Time {

@@ -198,12 +198,15 @@ func DecodeResponse(samlResponse string) ([]byte, error) {
 	if len(samlResponse) > MaxEncodedResponse {
 		return nil, failure.Newf(failure.ResponseTooLarge, "%d bytes, the limit is %d", len(samlResponse), MaxEncodedResponse)
 	}
-	clean := strings.Map(func(r rune) rune {
-		if r == '\r' || r == '\n' || r == ' ' || r == '\t' {
-			return -1
-		}
-		return r
-	}, samlResponse)
+	clean := samlResponse
+	if strings.ContainsAny(clean, "\r\n \t") {
+		clean = strings.Map(func(r rune) rune {
+			if r == '\r' || r == '\n' || r == ' ' || r == '\t' {
+				return -1
+			}
+			return r
+		}, samlResponse)
+	}
 	raw, err := base64.StdEncoding.DecodeString(clean)
 	if err != nil {
 		return nil, failure.New(failure.MalformedResponse, fmt.Errorf("base64: %w", err))
