@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gatehouse-dev/gatehouse/internal/secrets"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -41,7 +42,7 @@ func (a *KeyAuth) Wrap(next http.Handler) http.Handler {
 			WriteError(w, r, errs.Unauthorized("Unauthorized: send your API key as 'Authorization: Bearer sk_…'."))
 			return
 		}
-		k, err := a.Keys.APIKeyByHash(r.Context(), HashKey(tok))
+		k, err := a.Keys.APIKeyByHash(r.Context(), secrets.Hash(tok))
 		if err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				WriteError(w, r, errs.Unauthorized("Unauthorized: the API key is not valid."))

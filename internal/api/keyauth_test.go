@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"github.com/gatehouse-dev/gatehouse/internal/secrets"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -31,7 +32,7 @@ func TestLastUsedIsThrottled(t *testing.T) {
 			st := b.Open(t)
 			ctx := context.Background()
 			created := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-			if err := st.UpsertAPIKey(ctx, store.APIKey{ID: "key_1", Name: "k", Hash: HashKey("sk_one"), Suffix: "_one", CreatedAt: created}); err != nil {
+			if err := st.UpsertAPIKey(ctx, store.APIKey{ID: "key_1", Name: "k", Hash: secrets.Hash("sk_one"), Suffix: "_one", CreatedAt: created}); err != nil {
 				t.Fatal(err)
 			}
 			keys := &countingKeys{APIKeys: st}
@@ -48,7 +49,7 @@ func TestLastUsedIsThrottled(t *testing.T) {
 				}
 			}
 			lastUsed := func() time.Time {
-				k, err := st.APIKeyByHash(ctx, HashKey("sk_one"))
+				k, err := st.APIKeyByHash(ctx, secrets.Hash("sk_one"))
 				if err != nil {
 					t.Fatal(err)
 				}

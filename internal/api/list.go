@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"github.com/gatehouse-dev/gatehouse/internal/wire"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -30,7 +31,7 @@ func NewList[T any](items []T, info store.PageInfo) List[T] {
 	if items == nil {
 		items = []T{}
 	}
-	return List[T]{Object: "list", Data: items, ListMetadata: ListMetadata{Before: StrPtr(info.Before), After: StrPtr(info.After)}}
+	return List[T]{Object: "list", Data: items, ListMetadata: ListMetadata{Before: wire.StrPtr(info.Before), After: wire.StrPtr(info.After)}}
 }
 
 // ParsePage reads limit, before, after and order. defaultOrder applies

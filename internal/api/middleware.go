@@ -132,13 +132,6 @@ func Observe(log *slog.Logger, m *Metrics, next http.Handler) http.Handler {
 	})
 }
 
-// HashKey returns the SHA-256 of a secret, the only form in which API keys,
-// SCIM tokens and SSO codes and access tokens are stored.
-func HashKey(secret string) []byte {
-	h := sha256.Sum256([]byte(secret))
-	return h[:]
-}
-
 // BearerToken returns the token of an "Authorization: Bearer …" header.
 func BearerToken(r *http.Request) (string, bool) {
 	h := r.Header.Get("Authorization")

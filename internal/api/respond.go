@@ -14,7 +14,6 @@ import (
 	"mime"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -22,29 +21,6 @@ import (
 
 // MaxBodyBytes bounds a JSON request body.
 const MaxBodyBytes = 1 << 20
-
-// TimeFormat is WorkOS's timestamp format: RFC 3339, UTC, milliseconds.
-const TimeFormat = "2006-01-02T15:04:05.000Z"
-
-// Time formats t for the wire.
-func Time(t time.Time) string { return t.UTC().Format(TimeFormat) }
-
-// TimePtr formats t, or returns nil (JSON null) for the zero time.
-func TimePtr(t time.Time) *string {
-	if t.IsZero() {
-		return nil
-	}
-	s := Time(t)
-	return &s
-}
-
-// StrPtr returns nil (JSON null) for "", else &s.
-func StrPtr(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
 
 // HandlerFunc is an HTTP handler that returns its error instead of writing
 // it, so errors are mapped to responses in one place (WriteError).

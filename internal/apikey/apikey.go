@@ -9,6 +9,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/gatehouse-dev/gatehouse/internal/secrets"
+	"github.com/gatehouse-dev/gatehouse/internal/wire"
 	"net/http"
 	"strings"
 	"time"
@@ -44,7 +46,7 @@ type JSON struct {
 
 func toJSON(k store.APIKey) JSON {
 	return JSON{Object: "api_key", ID: k.ID, Name: k.Name, ObfuscatedValue: "sk_…" + k.Suffix,
-		CreatedAt: api.Time(k.CreatedAt), LastUsedAt: api.TimePtr(k.LastUsedAt)}
+		CreatedAt: wire.Time(k.CreatedAt), LastUsedAt: wire.TimePtr(k.LastUsedAt)}
 }
 
 // Service is the API key rules; the only caller of the store for keys.
@@ -84,7 +86,7 @@ func (s *Service) register(ctx context.Context, secret, name string) (store.APIK
 	if len(suffix) > 4 {
 		suffix = suffix[len(suffix)-4:]
 	}
-	k := store.APIKey{ID: id.New("key"), Name: name, Hash: api.HashKey(secret), Suffix: suffix, CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
+	k := store.APIKey{ID: id.New("key"), Name: name, Hash: secrets.Hash(secret), Suffix: suffix, CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
 	if err := s.Store.UpsertAPIKey(ctx, k); err != nil {
 		return k, fmt.Errorf("register api key: %w", err)
 	}

@@ -9,12 +9,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gatehouse-dev/gatehouse/internal/wire"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/id"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -126,7 +126,7 @@ func (s *Service) GetExport(ctx context.Context, exportID string) (ExportJSON, e
 }
 
 func (s *Service) exportJSON(x store.AuditLogExport) ExportJSON {
-	out := ExportJSON{Object: "audit_log_export", ID: x.ID, State: x.State, CreatedAt: api.Time(x.CreatedAt), UpdatedAt: api.Time(x.UpdatedAt)}
+	out := ExportJSON{Object: "audit_log_export", ID: x.ID, State: x.State, CreatedAt: wire.Time(x.CreatedAt), UpdatedAt: wire.Time(x.UpdatedAt)}
 	if x.State == store.ExportReady {
 		u := s.DownloadURL(x.ID, s.now().Add(URLLifetime))
 		out.URL = &u
@@ -342,7 +342,7 @@ func csvRecord(r row) []string {
 	if r.evt.Version > 0 {
 		version = strconv.Itoa(r.evt.Version)
 	}
-	return []string{r.id, api.Time(r.at), r.evt.Action, version, r.evt.Actor.Type, r.evt.Actor.ID, r.evt.Actor.Name,
+	return []string{r.id, wire.Time(r.at), r.evt.Action, version, r.evt.Actor.Type, r.evt.Actor.ID, r.evt.Actor.Name,
 		js(actorMeta), js(r.evt.Targets), r.evt.Context.Location, r.evt.Context.UserAgent, js(meta)}
 }
 
@@ -440,7 +440,7 @@ func FromAuthEvent(e store.Event) Event {
 		actorID = "unknown"
 	}
 	out := Event{
-		Action: e.Name, OccurredAt: api.Time(e.CreatedAt),
+		Action: e.Name, OccurredAt: wire.Time(e.CreatedAt),
 		Actor:   Entity{ID: actorID, Type: "user", Name: val(d.Email)},
 		Context: Context{Location: val(d.IPAddress), UserAgent: val(d.UserAgent)},
 		Metadata: map[string]any{

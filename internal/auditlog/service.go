@@ -9,11 +9,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gatehouse-dev/gatehouse/internal/wire"
 	"log/slog"
 	"sync"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/events"
 	"github.com/gatehouse-dev/gatehouse/internal/id"
@@ -148,7 +148,7 @@ func schemaJSON(s store.AuditLogSchema) SchemaJSON {
 	}
 	json.Unmarshal(s.Schema, &parts)
 	return SchemaJSON{Object: "audit_log_schema", Version: s.Version, Actor: nullToEmpty(parts.Actor), Targets: parts.Targets,
-		Metadata: nullToEmpty(parts.Metadata), CreatedAt: api.Time(s.CreatedAt)}
+		Metadata: nullToEmpty(parts.Metadata), CreatedAt: wire.Time(s.CreatedAt)}
 }
 
 func nullToEmpty(r json.RawMessage) json.RawMessage {
@@ -206,7 +206,7 @@ func (s *Service) ListActions(ctx context.Context, p store.Page) ([]ActionJSON, 
 		if all, err := s.Store.ListAuditLogSchemas(ctx, a.Action); err == nil && len(all) > 0 {
 			first = all[len(all)-1].CreatedAt
 		}
-		out[i] = ActionJSON{Object: "audit_log_action", Name: a.Action, Schema: schemaJSON(a), CreatedAt: api.Time(first), UpdatedAt: api.Time(a.CreatedAt)}
+		out[i] = ActionJSON{Object: "audit_log_action", Name: a.Action, Schema: schemaJSON(a), CreatedAt: wire.Time(first), UpdatedAt: wire.Time(a.CreatedAt)}
 	}
 	return out, info, nil
 }

@@ -2,6 +2,7 @@ package directory
 
 import (
 	"context"
+	"github.com/gatehouse-dev/gatehouse/internal/wire"
 	"net/http"
 
 	"github.com/gatehouse-dev/gatehouse/internal/api"
@@ -46,7 +47,7 @@ func (h *Handler) Routes(r api.Router) {
 func (s *Service) DirectoryToJSON(d store.Directory, c *store.DirectoryCounts) DirectoryJSON {
 	out := DirectoryJSON{
 		Object: "directory", ID: d.ID, OrganizationID: d.OrganizationID, ExternalKey: d.ExternalKey, Type: d.Type,
-		State: d.State, Name: d.Name, Domain: api.StrPtr(d.Domain), CreatedAt: api.Time(d.CreatedAt), UpdatedAt: api.Time(d.UpdatedAt),
+		State: d.State, Name: d.Name, Domain: wire.StrPtr(d.Domain), CreatedAt: wire.Time(d.CreatedAt), UpdatedAt: wire.Time(d.UpdatedAt),
 	}
 	if c != nil {
 		out.Metadata = &MetadataJSON{Groups: c.Groups}
@@ -57,8 +58,8 @@ func (s *Service) DirectoryToJSON(d store.Directory, c *store.DirectoryCounts) D
 	}
 	if d.Type == TypeGoogle {
 		g, _ := s.Google(d)
-		out.Google = &GoogleInfoJSON{AdminEmail: g.AdminEmail, CustomerID: g.CustomerID, LastSyncAt: api.TimePtr(d.LastSyncAt),
-			LastSyncError: api.StrPtr(d.LastSyncError), NextSyncAt: api.TimePtr(d.NextSyncAt)}
+		out.Google = &GoogleInfoJSON{AdminEmail: g.AdminEmail, CustomerID: g.CustomerID, LastSyncAt: wire.TimePtr(d.LastSyncAt),
+			LastSyncError: wire.StrPtr(d.LastSyncError), NextSyncAt: wire.TimePtr(d.NextSyncAt)}
 	}
 	return out
 }
@@ -129,7 +130,7 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request) error {
 
 func tokenToJSON(t store.DirectoryToken, secret string) TokenJSON {
 	return TokenJSON{Object: "directory_token", ID: t.ID, DirectoryID: t.DirectoryID, Name: t.Name, Token: secret,
-		TokenSuffix: t.Suffix, CreatedAt: api.Time(t.CreatedAt), LastUsedAt: api.TimePtr(t.LastUsedAt)}
+		TokenSuffix: t.Suffix, CreatedAt: wire.Time(t.CreatedAt), LastUsedAt: wire.TimePtr(t.LastUsedAt)}
 }
 
 func (h *Handler) createToken(w http.ResponseWriter, r *http.Request) error {
@@ -199,8 +200,8 @@ func (h *Handler) scimRequests(w http.ResponseWriter, r *http.Request) error {
 	out := make([]SCIMRequestJSON, 0, len(rs))
 	for _, x := range rs {
 		out = append(out, SCIMRequestJSON{Object: "scim_request", ID: x.ID, DirectoryID: x.DirectoryID, Method: x.Method, Path: x.Path,
-			Status: x.Status, Error: api.StrPtr(x.Error), LatencyMs: float64(x.LatencyMicro) / 1000, RequestBody: x.RequestBody,
-			ResponseBody: x.ResponseBody, CreatedAt: api.Time(x.CreatedAt)})
+			Status: x.Status, Error: wire.StrPtr(x.Error), LatencyMs: float64(x.LatencyMicro) / 1000, RequestBody: x.RequestBody,
+			ResponseBody: x.ResponseBody, CreatedAt: wire.Time(x.CreatedAt)})
 	}
 	return api.WriteJSON(w, http.StatusOK, api.NewList(out, info))
 }

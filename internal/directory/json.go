@@ -2,9 +2,9 @@ package directory
 
 import (
 	"encoding/json"
+	"github.com/gatehouse-dev/gatehouse/internal/wire"
 	"reflect"
 
-	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
@@ -137,10 +137,10 @@ type GroupJSON struct {
 func UserToJSON(u store.DirectoryUser) UserJSON {
 	out := UserJSON{
 		Object: "directory_user", ID: u.ID, DirectoryID: u.DirectoryID, OrganizationID: u.OrganizationID, IdPID: u.IdPID,
-		Email: api.StrPtr(u.Email), FirstName: api.StrPtr(u.FirstName), LastName: api.StrPtr(u.LastName),
-		Name: api.StrPtr(u.DisplayName), JobTitle: api.StrPtr(u.JobTitle), Username: u.UserName, State: u.State,
+		Email: wire.StrPtr(u.Email), FirstName: wire.StrPtr(u.FirstName), LastName: wire.StrPtr(u.LastName),
+		Name: wire.StrPtr(u.DisplayName), JobTitle: wire.StrPtr(u.JobTitle), Username: u.UserName, State: u.State,
 		Emails: make([]EmailJSON, 0, len(u.Emails)), RawAttributes: orEmpty(u.Attributes), CustomAttributes: orEmpty(u.CustomAttributes),
-		CreatedAt: api.Time(u.CreatedAt), UpdatedAt: api.Time(u.UpdatedAt),
+		CreatedAt: wire.Time(u.CreatedAt), UpdatedAt: wire.Time(u.UpdatedAt),
 	}
 	for _, e := range u.Emails {
 		out.Emails = append(out.Emails, EmailJSON{Primary: e.Primary, Type: e.Type, Value: e.Value})
@@ -161,7 +161,7 @@ func UserWithGroupsToJSON(u store.DirectoryUser, gs []store.DirectoryGroup) User
 func GroupToJSON(g store.DirectoryGroup) GroupJSON {
 	return GroupJSON{
 		Object: "directory_group", ID: g.ID, IdPID: g.IdPID, DirectoryID: g.DirectoryID, OrganizationID: g.OrganizationID,
-		Name: g.DisplayName, RawAttributes: orEmpty(g.Attributes), CreatedAt: api.Time(g.CreatedAt), UpdatedAt: api.Time(g.UpdatedAt),
+		Name: g.DisplayName, RawAttributes: orEmpty(g.Attributes), CreatedAt: wire.Time(g.CreatedAt), UpdatedAt: wire.Time(g.UpdatedAt),
 	}
 }
 

@@ -9,13 +9,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gatehouse-dev/gatehouse/internal/wire"
 	"log/slog"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/events"
 	"github.com/gatehouse-dev/gatehouse/internal/id"
@@ -243,7 +243,7 @@ func (s *Service) DeleteForOrganization(ctx context.Context, q store.Queries, or
 func directoryEvent(d store.Directory, state string) directoryEventJSON {
 	out := directoryEventJSON{
 		Object: "directory", ID: d.ID, OrganizationID: d.OrganizationID, Type: d.Type, State: state, Name: d.Name,
-		ExternalKey: d.ExternalKey, CreatedAt: api.Time(d.CreatedAt), UpdatedAt: api.Time(d.UpdatedAt),
+		ExternalKey: d.ExternalKey, CreatedAt: wire.Time(d.CreatedAt), UpdatedAt: wire.Time(d.UpdatedAt),
 	}
 	if state == "active" {
 		out.Domains = []string{}
@@ -282,7 +282,7 @@ type CreatedToken struct {
 func (s *Service) CreateToken(ctx context.Context, dirID, name string) (CreatedToken, error) {
 	secret := "scim_" + secrets.Token(32)
 	t := store.DirectoryToken{
-		ID: id.New("directory_token"), DirectoryID: dirID, Name: strings.TrimSpace(name), Hash: api.HashKey(secret),
+		ID: id.New("directory_token"), DirectoryID: dirID, Name: strings.TrimSpace(name), Hash: secrets.Hash(secret),
 		Suffix: secret[len(secret)-4:], CreatedAt: s.now(),
 	}
 	err := s.Store.InTx(ctx, func(q store.Queries) error {
@@ -303,7 +303,7 @@ func (s *Service) CreateToken(ctx context.Context, dirID, name string) (CreatedT
 
 func tokenEvent(d store.Directory, t store.DirectoryToken) tokenEventJSON {
 	return tokenEventJSON{Object: "directory_token", ID: t.ID, DirectoryID: d.ID, OrganizationID: d.OrganizationID,
-		TokenSuffix: t.Suffix, CreatedAt: api.Time(t.CreatedAt)}
+		TokenSuffix: t.Suffix, CreatedAt: wire.Time(t.CreatedAt)}
 }
 
 // RevokeToken deletes a token; requests with it fail from now on.
@@ -341,7 +341,7 @@ func (s *Service) Tokens(ctx context.Context, dirID string) ([]store.DirectoryTo
 // never reveals which directories exist.
 func (s *Service) Authenticate(ctx context.Context, dirID, secret string) (store.Directory, error) {
 	unauth := errs.Unauthorized("The bearer token is not valid for this directory.")
-	t, d, err := s.Store.DirectoryByTokenHash(ctx, api.HashKey(secret))
+	t, d, err := s.Store.DirectoryByTokenHash(ctx, secrets.Hash(secret))
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Directory{}, unauth
 	}

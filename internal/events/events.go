@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gatehouse-dev/gatehouse/internal/wire"
 	"net/http"
 	"slices"
 	"time"
@@ -43,7 +44,7 @@ type JSON struct {
 
 // ToJSON renders a stored event.
 func ToJSON(e store.Event) JSON {
-	return JSON{Object: "event", ID: e.ID, Event: e.Name, Data: e.Data, CreatedAt: api.Time(e.CreatedAt), Context: e.Context}
+	return JSON{Object: "event", ID: e.ID, Event: e.Name, Data: e.Data, CreatedAt: wire.Time(e.CreatedAt), Context: e.Context}
 }
 
 // Handler serves GET /events.

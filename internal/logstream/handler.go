@@ -1,6 +1,7 @@
 package logstream
 
 import (
+	"github.com/gatehouse-dev/gatehouse/internal/wire"
 	"net/http"
 	"time"
 
@@ -107,5 +108,5 @@ func (h *Handler) replay(w http.ResponseWriter, r *http.Request) error {
 	if err := h.Svc.Replay(r.Context(), AnyOrganization, r.PathValue("id"), since); err != nil {
 		return err
 	}
-	return api.WriteJSON(w, http.StatusAccepted, map[string]any{"object": "log_stream_replay", "log_stream_id": r.PathValue("id"), "since": api.Time(since)})
+	return api.WriteJSON(w, http.StatusAccepted, map[string]any{"object": "log_stream_replay", "log_stream_id": r.PathValue("id"), "since": wire.Time(since)})
 }

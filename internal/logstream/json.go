@@ -1,7 +1,7 @@
 package logstream
 
 import (
-	"github.com/gatehouse-dev/gatehouse/internal/api"
+	"github.com/gatehouse-dev/gatehouse/internal/wire"
 )
 
 // JSON is a log stream on the wire. Secrets in config are masked.
@@ -29,11 +29,11 @@ type ErrorJSON struct {
 func (ls LogStream) JSON() JSON {
 	out := JSON{
 		Object: "log_stream", ID: ls.ID, OrganizationID: ls.OrganizationID, Type: ls.Type, State: ls.State,
-		Config: masked(ls.Type, ls.values), LastSyncedAt: api.TimePtr(ls.LastSyncedAt),
-		CreatedAt: api.Time(ls.CreatedAt), UpdatedAt: api.Time(ls.UpdatedAt),
+		Config: masked(ls.Type, ls.values), LastSyncedAt: wire.TimePtr(ls.LastSyncedAt),
+		CreatedAt: wire.Time(ls.CreatedAt), UpdatedAt: wire.Time(ls.UpdatedAt),
 	}
 	if ls.LastErrorCode != "" {
-		out.LastError = &ErrorJSON{Code: ls.LastErrorCode, Message: ls.LastErrorText, At: api.Time(ls.LastErrorAt)}
+		out.LastError = &ErrorJSON{Code: ls.LastErrorCode, Message: ls.LastErrorText, At: wire.Time(ls.LastErrorAt)}
 	}
 	return out
 }
@@ -50,5 +50,5 @@ type AuditLogStreamJSON struct {
 
 // AuditLogJSON renders the stream for audit_log_configuration.log_stream.
 func (ls LogStream) AuditLogJSON() AuditLogStreamJSON {
-	return AuditLogStreamJSON{ID: ls.ID, Type: ls.Type, State: ls.State, LastSyncedAt: api.TimePtr(ls.LastSyncedAt), CreatedAt: api.Time(ls.CreatedAt)}
+	return AuditLogStreamJSON{ID: ls.ID, Type: ls.Type, State: ls.State, LastSyncedAt: wire.TimePtr(ls.LastSyncedAt), CreatedAt: wire.Time(ls.CreatedAt)}
 }

@@ -3,8 +3,8 @@ package organization
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/gatehouse-dev/gatehouse/internal/wire"
 
-	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
@@ -49,8 +49,8 @@ type CheckError struct {
 func ToJSON(o store.Organization, ds []store.Domain) OrganizationJSON {
 	out := OrganizationJSON{
 		Object: "organization", ID: o.ID, Name: o.Name, AllowProfilesOutsideOrganization: o.AllowProfilesOutsideOrganization,
-		Domains: make([]DomainJSON, 0, len(ds)), Metadata: o.Metadata, ExternalID: api.StrPtr(o.ExternalID),
-		StripeCustomerID: o.StripeCustomerID, CreatedAt: api.Time(o.CreatedAt), UpdatedAt: api.Time(o.UpdatedAt),
+		Domains: make([]DomainJSON, 0, len(ds)), Metadata: o.Metadata, ExternalID: wire.StrPtr(o.ExternalID),
+		StripeCustomerID: o.StripeCustomerID, CreatedAt: wire.Time(o.CreatedAt), UpdatedAt: wire.Time(o.UpdatedAt),
 	}
 	if out.Metadata == nil {
 		out.Metadata = map[string]string{}
@@ -66,7 +66,7 @@ func DomainToJSON(d store.Domain) DomainJSON {
 	out := DomainJSON{
 		Object: "organization_domain", ID: d.ID, OrganizationID: d.OrganizationID, Domain: d.Domain, State: d.State,
 		VerificationStrategy: d.VerificationStrategy, VerificationToken: d.VerificationToken, VerificationPrefix: d.VerificationPrefix,
-		LastCheckedAt: api.TimePtr(d.LastCheckedAt), CreatedAt: api.Time(d.CreatedAt), UpdatedAt: api.Time(d.UpdatedAt),
+		LastCheckedAt: wire.TimePtr(d.LastCheckedAt), CreatedAt: wire.Time(d.CreatedAt), UpdatedAt: wire.Time(d.UpdatedAt),
 	}
 	if d.LastCheckError != "" && d.State != store.DomainVerified {
 		out.VerificationError = &CheckError{Code: d.LastCheckError, Message: d.LastCheckMessage}

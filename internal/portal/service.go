@@ -19,7 +19,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/id"
 	"github.com/gatehouse-dev/gatehouse/internal/organization"
@@ -155,7 +154,7 @@ func (s *Service) GenerateLink(ctx context.Context, in LinkInput) (string, error
 		return "", err
 	}
 	tok, now := secrets.Token(32), s.now()
-	err = s.Store.CreatePortalLink(ctx, store.PortalLink{Hash: api.HashKey(tok), OrganizationID: in.Organization, Intent: in.Intent,
+	err = s.Store.CreatePortalLink(ctx, store.PortalLink{Hash: secrets.Hash(tok), OrganizationID: in.Organization, Intent: in.Intent,
 		ReturnURL: in.ReturnURL, SuccessURL: in.SuccessURL, Options: string(opts), CreatedAt: now, ExpiresAt: now.Add(LinkLifetime)})
 	if err != nil {
 		return "", fmt.Errorf("store portal link: %w", err)
@@ -189,7 +188,7 @@ func (s *Service) Open(ctx context.Context, linkToken string) (string, Session, 
 	if linkToken == "" {
 		return "", Session{}, ErrLinkUsed
 	}
-	l, err := s.Store.TakePortalLink(ctx, api.HashKey(linkToken))
+	l, err := s.Store.TakePortalLink(ctx, secrets.Hash(linkToken))
 	if errors.Is(err, store.ErrNotFound) {
 		return "", Session{}, ErrLinkUsed
 	}
@@ -201,7 +200,7 @@ func (s *Service) Open(ctx context.Context, linkToken string) (string, Session, 
 		return "", Session{}, ErrLinkExpired
 	}
 	tok := secrets.Token(32)
-	ps := store.PortalSession{Hash: api.HashKey(tok), ID: id.New("portal"), OrganizationID: l.OrganizationID, Intent: l.Intent,
+	ps := store.PortalSession{Hash: secrets.Hash(tok), ID: id.New("portal"), OrganizationID: l.OrganizationID, Intent: l.Intent,
 		ReturnURL: l.ReturnURL, SuccessURL: l.SuccessURL, Options: l.Options, CreatedAt: now,
 		IdleExpiresAt: now.Add(SessionIdleTimeout), ExpiresAt: now.Add(SessionMaxLifetime)}
 	if err := s.Store.CreatePortalSession(ctx, ps); err != nil {
@@ -221,7 +220,7 @@ func (s *Service) Session(ctx context.Context, tok string) (Session, error) {
 	if tok == "" {
 		return Session{}, ErrNoSession
 	}
-	h := api.HashKey(tok)
+	h := secrets.Hash(tok)
 	ps, err := s.Store.GetPortalSession(ctx, h)
 	if errors.Is(err, store.ErrNotFound) {
 		return Session{}, ErrNoSession
@@ -248,7 +247,7 @@ func (s *Service) Session(ctx context.Context, tok string) (Session, error) {
 
 // End signs a session out.
 func (s *Service) End(ctx context.Context, tok string) error {
-	return s.Store.DeletePortalSession(ctx, api.HashKey(tok))
+	return s.Store.DeletePortalSession(ctx, secrets.Hash(tok))
 }
 
 // Sweep drops links and sessions that expired over an hour ago every

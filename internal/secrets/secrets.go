@@ -242,3 +242,11 @@ func Token(n int) string {
 	rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
+
+// Hash is how Gatehouse stores a secret it only needs to recognise (API
+// keys, SCIM tokens, portal links and sessions, one-time codes): SHA-256.
+// The secrets are long random values, so a fast hash is enough.
+func Hash(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}

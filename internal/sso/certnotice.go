@@ -3,10 +3,10 @@ package sso
 import (
 	"context"
 	"fmt"
+	"github.com/gatehouse-dev/gatehouse/internal/wire"
 	"math"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/events"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -90,7 +90,7 @@ func (s *Service) NotifyExpiringCertificates(ctx context.Context) error {
 			}
 			return events.Append(ctx, q, EventCertRenewalRequired, conn.OrganizationID, renewalRequired{
 				Connection:      certEventConn{ID: conn.ID, OrganizationID: conn.OrganizationID},
-				Certificate:     certEventCert{CertificateType: "ResponseSigning", ExpiryDate: api.Time(c.NotAfter), IsExpired: &expired},
+				Certificate:     certEventCert{CertificateType: "ResponseSigning", ExpiryDate: wire.Time(c.NotAfter), IsExpired: &expired},
 				DaysUntilExpiry: days,
 			})
 		})
@@ -105,7 +105,7 @@ func (s *Service) NotifyExpiringCertificates(ctx context.Context) error {
 func renewedEvent(ctx context.Context, q store.Queries, conn Connection, c store.Certificate, now time.Time) error {
 	return events.Append(ctx, q, EventCertRenewed, conn.OrganizationID, renewed{
 		Connection:  certEventConn{ID: conn.ID, OrganizationID: conn.OrganizationID},
-		Certificate: certEventCert{CertificateType: "ResponseSigning", ExpiryDate: api.Time(c.NotAfter)},
-		RenewedAt:   api.Time(now),
+		Certificate: certEventCert{CertificateType: "ResponseSigning", ExpiryDate: wire.Time(c.NotAfter)},
+		RenewedAt:   wire.Time(now),
 	})
 }

@@ -9,13 +9,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gatehouse-dev/gatehouse/internal/wire"
 	"net/url"
 	"strings"
 	"time"
 
 	crewjam "github.com/crewjam/saml"
 
-	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/events"
 	"github.com/gatehouse-dev/gatehouse/internal/id"
 	"github.com/gatehouse-dev/gatehouse/internal/secrets"
@@ -84,7 +84,7 @@ func checkBrowser(req store.SSORequest, browser Browser) *failure.Error {
 	if secret == "" {
 		return failure.Newf(failure.BrowserMismatch, "this browser has no sign-in cookie for the login")
 	}
-	if len(req.BrowserHash) == 0 || subtle.ConstantTimeCompare(api.HashKey(secret), req.BrowserHash) != 1 {
+	if len(req.BrowserHash) == 0 || subtle.ConstantTimeCompare(secrets.Hash(secret), req.BrowserHash) != 1 {
 		return failure.Newf(failure.BrowserMismatch, "this browser's sign-in cookie belongs to another login")
 	}
 	return nil
@@ -212,7 +212,7 @@ func (s *Service) Authorize(ctx context.Context, p AuthorizeParams) Outcome {
 		IPAddress: p.IPAddress, UserAgent: p.UserAgent, CreatedAt: s.now(), ExpiresAt: s.now().Add(RequestLifetime),
 	}
 	secret := secrets.Token(32)
-	req.BrowserHash = api.HashKey(secret)
+	req.BrowserHash = secrets.Hash(secret)
 	if req.CodeChallenge != "" && req.CodeChallengeMethod == "" {
 		req.CodeChallengeMethod = "plain"
 	}
@@ -589,7 +589,7 @@ func (s *Service) succeed(ctx context.Context, conn store.Connection, req *store
 		return Outcome{RedirectURI: redirect, State: state, ErrorCode: "server_error", Err: failure.New(failure.InternalError, err)}
 	}
 	code := secrets.Token(32)
-	grant := store.SSOGrant{Hash: api.HashKey(code), ConnectionID: conn.ID, OrganizationID: conn.OrganizationID, Profile: body,
+	grant := store.SSOGrant{Hash: secrets.Hash(code), ConnectionID: conn.ID, OrganizationID: conn.OrganizationID, Profile: body,
 		RedirectURI: redirect, CodeChallenge: challenge, CodeChallengeMethod: method, ExpiresAt: s.now().Add(CodeLifetime)}
 	err = s.Store.InTx(ctx, func(q store.Queries) error {
 		for _, k := range replay {
@@ -700,8 +700,8 @@ type authEventFail struct {
 
 func authEvent(status string, conn store.Connection, ip, ua, email string, f *failure.Error) authEventData {
 	d := authEventData{
-		Type: "sso", Status: status, IPAddress: api.StrPtr(ip), UserAgent: api.StrPtr(ua), Email: api.StrPtr(email),
-		SSO: authEventSSO{OrganizationID: api.StrPtr(conn.OrganizationID), ConnectionID: api.StrPtr(conn.ID)},
+		Type: "sso", Status: status, IPAddress: wire.StrPtr(ip), UserAgent: wire.StrPtr(ua), Email: wire.StrPtr(email),
+		SSO: authEventSSO{OrganizationID: wire.StrPtr(conn.OrganizationID), ConnectionID: wire.StrPtr(conn.ID)},
 	}
 	if f != nil {
 		r := f.Reason()
@@ -743,7 +743,7 @@ func (s *Service) Token(ctx context.Context, p TokenParams) (TokenResponse, erro
 	}
 	ok := false
 	for _, sec := range candidates {
-		if _, err := s.Store.APIKeyByHash(ctx, api.HashKey(sec)); err == nil {
+		if _, err := s.Store.APIKeyByHash(ctx, secrets.Hash(sec)); err == nil {
 			ok = true
 			break
 		} else if !errors.Is(err, store.ErrNotFound) {
@@ -756,7 +756,7 @@ func (s *Service) Token(ctx context.Context, p TokenParams) (TokenResponse, erro
 	if p.Code == "" {
 		return TokenResponse{}, &OAuthError{400, "invalid_grant", "code is required."}
 	}
-	g, err := s.Store.TakeSSOCode(ctx, api.HashKey(p.Code))
+	g, err := s.Store.TakeSSOCode(ctx, secrets.Hash(p.Code))
 	if errors.Is(err, store.ErrNotFound) || (err == nil && s.now().After(g.ExpiresAt)) {
 		return TokenResponse{}, &OAuthError{400, "invalid_grant", "The code is invalid, expired or already used."}
 	}
@@ -771,7 +771,7 @@ func (s *Service) Token(ctx context.Context, p TokenParams) (TokenResponse, erro
 		return TokenResponse{}, fmt.Errorf("stored profile: %w", err)
 	}
 	tok := secrets.Token(32)
-	g.Hash, g.ExpiresAt = api.HashKey(tok), s.now().Add(TokenLifetime)
+	g.Hash, g.ExpiresAt = secrets.Hash(tok), s.now().Add(TokenLifetime)
 	if err := s.Store.CreateSSOToken(ctx, g); err != nil {
 		return TokenResponse{}, fmt.Errorf("store access token: %w", err)
 	}
@@ -799,7 +799,7 @@ var ErrNoAccessToken = errors.New("no valid access token")
 // the access token must then come as a second one.
 func (s *Service) ProfileFor(ctx context.Context, bearers []string) (Profile, error) {
 	for _, b := range bearers {
-		g, err := s.Store.GetSSOToken(ctx, api.HashKey(b))
+		g, err := s.Store.GetSSOToken(ctx, secrets.Hash(b))
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}

@@ -1,9 +1,9 @@
 package sso
 
 import (
+	"github.com/gatehouse-dev/gatehouse/internal/wire"
 	"strings"
 
-	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
@@ -91,10 +91,10 @@ func orDefault(s, def string) string {
 
 // CertToJSON renders a certificate.
 func CertToJSON(c store.Certificate) CertJSON {
-	j := CertJSON{Object: "connection_certificate", Fingerprint: c.Fingerprint, NotBefore: api.Time(c.NotBefore),
-		NotAfter: api.Time(c.NotAfter), Source: c.Source, CreatedAt: api.Time(c.CreatedAt)}
+	j := CertJSON{Object: "connection_certificate", Fingerprint: c.Fingerprint, NotBefore: wire.Time(c.NotBefore),
+		NotAfter: wire.Time(c.NotAfter), Source: c.Source, CreatedAt: wire.Time(c.CreatedAt)}
 	if !c.RetireAt.IsZero() {
-		j.RetireAt = api.TimePtr(c.RetireAt)
+		j.RetireAt = wire.TimePtr(c.RetireAt)
 	}
 	return j
 }
@@ -113,7 +113,7 @@ func (s *Service) JSON(c Connection) ConnectionJSON {
 			SPEntityID: s.SPEntityID(c.ID), ACSURL: s.ACSURL(c.ID), SPMetadataURL: s.SPEntityID(c.ID),
 			SPCertificate: c.SAML.SPCertificatePEM, IdPEntityID: c.SAML.IdPEntityID, IdPSSOURL: c.SAML.IdPSSOURL,
 			IdPSSOBinding:  orDefault(c.SAML.IdPSSOBinding, "redirect"),
-			IdPMetadataURL: c.SAML.IdPMetadataURL, MetadataFetchedAt: api.TimePtr(c.SAML.MetadataFetchedAt),
+			IdPMetadataURL: c.SAML.IdPMetadataURL, MetadataFetchedAt: wire.TimePtr(c.SAML.MetadataFetchedAt),
 			MetadataError: c.SAML.MetadataError, IdPCertificates: []CertJSON{},
 			AllowIdPInitiated: c.SAML.AllowIdPInitiated, SignRequests: c.SAML.SignRequests,
 			EncryptAssertions: c.SAML.EncryptAssertions, AllowSHA1: c.SAML.AllowSHA1,
@@ -145,7 +145,7 @@ func (s *Service) baseJSON(c Connection) ConnectionJSON {
 	out := ConnectionJSON{
 		Object: "connection", ID: c.ID, OrganizationID: c.OrganizationID, ConnectionType: c.Type, Name: c.Name,
 		State: c.State, Status: status, Domains: []ConnDomainJSON{},
-		CreatedAt: api.Time(c.CreatedAt), UpdatedAt: api.Time(c.UpdatedAt),
+		CreatedAt: wire.Time(c.CreatedAt), UpdatedAt: wire.Time(c.UpdatedAt),
 	}
 	for _, d := range c.Domains {
 		out.Domains = append(out.Domains, ConnDomainJSON{Object: "connection_domain", ID: d.ID, Domain: d.Domain})

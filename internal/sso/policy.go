@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gatehouse-dev/gatehouse/internal/wire"
 	"net/url"
 	"strings"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/id"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -71,7 +71,7 @@ func (s *Service) SetPolicy(ctx context.Context, orgID, policy string) (PolicyJS
 		if _, err := s.Orgs.SetSSOPolicy(ctx, q, orgID, policy); err != nil {
 			return err
 		}
-		out = PolicyJSON{Object: "sso_policy", OrganizationID: orgID, ConnectionID: api.StrPtr(conn), Policy: policy}
+		out = PolicyJSON{Object: "sso_policy", OrganizationID: orgID, ConnectionID: wire.StrPtr(conn), Policy: policy}
 		return nil
 	})
 	return out, err
@@ -102,7 +102,7 @@ func (s *Service) PolicyForEmail(ctx context.Context, email string) (PolicyJSON,
 	if policy == "" {
 		policy = PolicyOptional
 	}
-	return PolicyJSON{Object: "sso_policy", OrganizationID: org.ID, ConnectionID: api.StrPtr(conn.ID), Policy: policy}, nil
+	return PolicyJSON{Object: "sso_policy", OrganizationID: org.ID, ConnectionID: wire.StrPtr(conn.ID), Policy: policy}, nil
 }
 
 // RedirectURIJSON is an allow-listed redirect URI.
@@ -115,7 +115,7 @@ type RedirectURIJSON struct {
 }
 
 func redirectJSON(r store.RedirectURI) RedirectURIJSON {
-	return RedirectURIJSON{Object: "redirect_uri", ID: r.ID, URI: r.URI, Default: r.Default, CreatedAt: api.Time(r.CreatedAt)}
+	return RedirectURIJSON{Object: "redirect_uri", ID: r.ID, URI: r.URI, Default: r.Default, CreatedAt: wire.Time(r.CreatedAt)}
 }
 
 // AddRedirectURI allow-lists a redirect URI.

@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gatehouse-dev/gatehouse/internal/secrets"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/sso/failure"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -168,7 +168,7 @@ func (s *Service) StartTestSignIn(ctx context.Context, orgID, connID, state, ip,
 // TestSignInProfile redeems the code of a test sign-in of the organization
 // for its profile.
 func (s *Service) TestSignInProfile(ctx context.Context, orgID, code string) (Profile, error) {
-	g, err := s.Store.TakeSSOCode(ctx, api.HashKey(code))
+	g, err := s.Store.TakeSSOCode(ctx, secrets.Hash(code))
 	if errors.Is(err, store.ErrNotFound) {
 		return Profile{}, errs.NotFound("Test sign-in", "code")
 	}

@@ -4,11 +4,11 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
+	"github.com/gatehouse-dev/gatehouse/internal/wire"
 	"math"
 	"sync"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/events"
 	"github.com/gatehouse-dev/gatehouse/internal/sso/failure"
 	ssosaml "github.com/gatehouse-dev/gatehouse/internal/sso/saml"
@@ -92,7 +92,7 @@ func (s *Service) recoverUnknownCertificate(ctx context.Context, conn store.Conn
 	err = s.Store.InTx(ctx, func(q store.Queries) error {
 		return events.Append(ctx, q, EventCertRenewalRequired, conn.OrganizationID, renewalRequired{
 			Connection:      certEventConn{ID: conn.ID, OrganizationID: conn.OrganizationID},
-			Certificate:     certEventCert{CertificateType: "ResponseSigning", ExpiryDate: api.Time(x.NotAfter), IsExpired: &expired},
+			Certificate:     certEventCert{CertificateType: "ResponseSigning", ExpiryDate: wire.Time(x.NotAfter), IsExpired: &expired},
 			DaysUntilExpiry: int(math.Ceil(x.NotAfter.Sub(now).Hours() / 24)),
 			Reason:          "unknown_signing_certificate",
 			Fingerprint:     fp,

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"github.com/gatehouse-dev/gatehouse/internal/wire"
 	"net/http"
 
 	"github.com/gatehouse-dev/gatehouse/internal/api"
@@ -50,8 +51,8 @@ type DeliveryJSON struct {
 // JSON renders an endpoint.
 func (e Endpoint) JSON() EndpointJSON {
 	c := e.Consumer
-	d := DeliveryJSON{State: c.State, Attempts: c.Attempts, NextAttemptAt: api.TimePtr(c.NextAttemptAt),
-		FailingSince: api.TimePtr(c.FailingSince), ParkedAt: api.TimePtr(c.ParkedAt), LastSuccessAt: api.TimePtr(c.LastSuccessAt)}
+	d := DeliveryJSON{State: c.State, Attempts: c.Attempts, NextAttemptAt: wire.TimePtr(c.NextAttemptAt),
+		FailingSince: wire.TimePtr(c.FailingSince), ParkedAt: wire.TimePtr(c.ParkedAt), LastSuccessAt: wire.TimePtr(c.LastSuccessAt)}
 	if c.LastErrorCode != "" {
 		d.LastError = &delivery.FailureJSON{Code: c.LastErrorCode, Message: c.LastErrorMessage}
 	}
@@ -60,7 +61,7 @@ func (e Endpoint) JSON() EndpointJSON {
 		evs = []string{}
 	}
 	return EndpointJSON{Object: "webhook_endpoint", ID: e.ID, EndpointURL: e.URL, Secret: e.Secret, Status: e.Status,
-		Events: evs, CreatedAt: api.Time(e.CreatedAt), UpdatedAt: api.Time(e.UpdatedAt), Delivery: d}
+		Events: evs, CreatedAt: wire.Time(e.CreatedAt), UpdatedAt: wire.Time(e.UpdatedAt), Delivery: d}
 }
 
 // DeliveryAttemptJSON is one delivery attempt (GET /webhook_endpoints/{id}/deliveries).
@@ -81,8 +82,8 @@ type DeliveryAttemptJSON struct {
 
 func attemptJSON(d store.WebhookDelivery) DeliveryAttemptJSON {
 	out := DeliveryAttemptJSON{Object: "webhook_delivery", ID: d.ID, EndpointID: d.EndpointID, EventID: d.EventID, Event: d.EventName,
-		AttemptedAt: api.Time(d.AttemptedAt), Success: d.Success, LatencyMS: d.LatencyMS, ErrorCode: api.StrPtr(d.ErrorCode),
-		Message: api.StrPtr(d.Message), Response: d.Response}
+		AttemptedAt: wire.Time(d.AttemptedAt), Success: d.Success, LatencyMS: d.LatencyMS, ErrorCode: wire.StrPtr(d.ErrorCode),
+		Message: wire.StrPtr(d.Message), Response: d.Response}
 	if d.Status != 0 {
 		out.Status = &d.Status
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gatehouse-dev/gatehouse/internal/wire"
 	"io"
 	"net"
 	"net/http"
@@ -17,7 +18,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/delivery"
 	"github.com/gatehouse-dev/gatehouse/internal/id"
 	"github.com/gatehouse-dev/gatehouse/internal/netguard"
@@ -85,7 +85,7 @@ func (s *sink) post(ctx context.Context, ev delivery.Event) (store.WebhookDelive
 	if len(data) == 0 {
 		data = json.RawMessage("{}")
 	}
-	body, _ := json.Marshal(Payload{ID: ev.ID, Event: ev.Name, Data: data, CreatedAt: api.Time(ev.CreatedAt)})
+	body, _ := json.Marshal(Payload{ID: ev.ID, Event: ev.Name, Data: data, CreatedAt: wire.Time(ev.CreatedAt)})
 	start := s.now()
 	d := store.WebhookDelivery{ID: id.New("webhook_delivery"), EndpointID: s.endpoint.ID, EventID: ev.ID, EventName: ev.Name, AttemptedAt: start}
 	f := s.do(ctx, body, start, &d)

@@ -2,6 +2,7 @@ package scim
 
 import (
 	"encoding/hex"
+	"github.com/gatehouse-dev/gatehouse/internal/secrets"
 	"net/http"
 	"strconv"
 
@@ -15,7 +16,7 @@ func limitKey(r *http.Request) string {
 	dir := r.PathValue("dir")
 	if tok, ok := api.BearerToken(r); ok {
 		// A hash, so the limiter's memory holds no secrets.
-		return dir + "/token/" + hex.EncodeToString(api.HashKey(tok)[:12])
+		return dir + "/token/" + hex.EncodeToString(secrets.Hash(tok)[:12])
 	}
 	return dir + "/ip/" + api.ByClientIP(r)
 }
