@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 		{"deadlock victims are retried", testDeadlockRetry},
 		{"audit logs", testAuditLogs},
 		{"certificate retirement", testCertificateRetirement},
+		{"connection compare-and-set", testConnectionCompareAndSet},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
