@@ -77,6 +77,14 @@ type Service struct {
 	Recheck *RecheckLimiter
 	Log     *slog.Logger
 	Now     func() time.Time
+
+	// SPKeyGrace is how long a retired SP key still decrypts
+	// (DefaultSPKeyGrace if zero); SPKeyLifetime is how long an SP key is
+	// active before the next one is promoted (DefaultSPKeyLifetime if zero).
+	SPKeyGrace    time.Duration
+	SPKeyLifetime time.Duration
+	// SPKeyCache keeps parsed SP keys; nil parses them per request.
+	SPKeyCache *SPKeyCache
 }
 
 func (s *Service) now() time.Time {
@@ -520,17 +528,10 @@ func (s *Service) applySAML(ctx context.Context, c *store.Connection, in *SAMLIn
 		}
 		cfg.AttributeMap = in.AttributeMap
 	}
-	if (cfg.SignRequests || cfg.EncryptAssertions) && cfg.SPKeySealed == "" {
-		key, cert, err := ssosaml.NewSPKeyPair("Gatehouse SP " + c.ID)
-		if err != nil {
+	if cfg.SignRequests || cfg.EncryptAssertions {
+		if err := s.ensureSPKeys(c); err != nil {
 			return nil, err
 		}
-		pemKey, err := ssosaml.MarshalKey(key)
-		if err != nil {
-			return nil, err
-		}
-		cfg.SPKeySealed = s.Sealer.Seal(pemKey, c.ID+"/saml_sp_key")
-		cfg.SPCertificatePEM = ssosaml.CertificatePEM(cert)
 	}
 	return ch, nil
 }
@@ -824,6 +825,7 @@ func (s *Service) RunWorkers(ctx context.Context, every time.Duration) {
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
+	var spKeysScanned time.Time
 	for {
 		now := s.now()
 		if err := s.Store.DeleteExpiredSSO(ctx, now); err != nil && ctx.Err() == nil {
@@ -846,6 +848,12 @@ func (s *Service) RunWorkers(ctx context.Context, every time.Duration) {
 		}
 		if err := s.NotifyExpiringCertificates(ctx); err != nil && ctx.Err() == nil {
 			s.Log.Error("certificate renewal notices", "err", err)
+		}
+		if now.Sub(spKeysScanned) >= spKeyScanEvery {
+			spKeysScanned = now
+			if err := s.RotateDueSPKeys(ctx); err != nil && ctx.Err() == nil {
+				s.Log.Error("rotate due sp keys", "err", err)
+			}
 		}
 		select {
 		case <-ctx.Done():
