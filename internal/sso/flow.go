@@ -318,7 +318,7 @@ func (s *Service) SPMetadata(ctx context.Context, connID string) ([]byte, error)
 	if err != nil {
 		return nil, err
 	}
-	// The next SP key is published for encryption beside the active one.
+	// The next SP key is published beside the active one.
 	keys, err := s.loadSPKeys(c.Connection, s.now())
 	if err != nil || keys.next == nil || keys.cert == nil {
 		return ssosaml.Metadata(sp)

@@ -20,7 +20,8 @@ import (
 // Our own SP keys (request signing, assertion decryption) form a set per
 // SAML connection: the active key signs and decrypts; the next key is
 // published in the SP metadata beside it (so an IdP that re-reads our
-// metadata may encrypt to it before it is promoted) and decrypts too; a
+// metadata may encrypt to it before it is promoted, and trusts its
+// signatures once it is) and decrypts too; a
 // retired key still decrypts for a grace period, for IdPs that have not
 // re-read our metadata yet.
 const (
@@ -319,7 +320,7 @@ type loadedSPKeys struct {
 	key     *rsa.PrivateKey // active: signs requests, decrypts first
 	cert    *x509.Certificate
 	decrypt []*rsa.PrivateKey // next, then retired keys in their grace
-	next    *x509.Certificate // published for encryption beside cert
+	next    *x509.Certificate // published beside cert
 }
 
 // loadSPKeys opens the keys of c that are in use at now.

@@ -76,8 +76,8 @@ func spMetadataKeys(t *testing.T, metadataURL string) (signing, encryption []str
 }
 
 // TestSPKeyRotation: a connection's own keys rotate without a failed login.
-// Its metadata publishes the active and next keys for encryption (the
-// active one for signing); assertions encrypted to the active, the next
+// Its metadata publishes the active and next keys (signing and
+// encryption); assertions encrypted to the active, the next
 // and a retired key in its grace period are decrypted, to a retired key
 // past its grace refused; promotion happens on demand (the API) and on a
 // schedule, with connection.sp_key_rotated; AuthnRequests are signed with
@@ -116,11 +116,12 @@ func TestSPKeyRotation(t *testing.T) {
 					t.Fatalf("assertion encrypted to the %s key refused: %v", what, q)
 				}
 			}
-			published := func(wantSigning string, wantEncryption ...string) {
+			// Both uses list the active key first, then the next one.
+			published := func(want ...string) {
 				t.Helper()
 				signing, encryption := spMetadataKeys(t, conn.SAML.SPMetadataURL)
-				if !slices.Equal(signing, []string{wantSigning}) || !slices.Equal(encryption, wantEncryption) {
-					t.Fatalf("metadata signing %v encryption %v, want %s and %v", signing, encryption, wantSigning, wantEncryption)
+				if !slices.Equal(signing, want) || !slices.Equal(encryption, want) {
+					t.Fatalf("metadata signing %v encryption %v, want %v for both", signing, encryption, want)
 				}
 			}
 
@@ -133,7 +134,7 @@ func TestSPKeyRotation(t *testing.T) {
 			if c.SAML.SPCertificate != a.Certificate {
 				t.Fatal("sp_certificate is not the active key's")
 			}
-			published(a.Fingerprint, a.Fingerprint, b.Fingerprint)
+			published(a.Fingerprint, b.Fingerprint)
 			accepts("active", a)
 			accepts("next (not yet promoted)", b)
 
@@ -149,7 +150,7 @@ func TestSPKeyRotation(t *testing.T) {
 				t.Fatalf("retired %+v, want %s", got, a.ID)
 			}
 			cKey := c.byState("next")[0]
-			published(b.Fingerprint, b.Fingerprint, cKey.Fingerprint)
+			published(b.Fingerprint, cKey.Fingerprint)
 			e.rejects(t, func() *http.Response { return login(a) }, "decryption_failed")
 			accepts("active", b)
 			accepts("next", cKey)
@@ -157,16 +158,16 @@ func TestSPKeyRotation(t *testing.T) {
 				t.Fatalf("%d rotation events, want 1", n)
 			}
 
-			// The IdP still has our old metadata: a request signed with the
-			// new active key does not verify there, which shows it is signed
-			// with B, not A.
+			// The IdP read our metadata when A was active and B next: it
+			// already verifies requests signed with B, now active. (It
+			// encrypts to A, whose grace is over: that login would fail.)
 			authorize := func() string {
 				res := e.get(e.srv.URL + "/sso/authorize?" + url.Values{"client_id": {e.srv.ClientID}, "response_type": {"code"},
 					"redirect_uri": {redirectURI}, "connection": {conn.ID}}.Encode())
 				return res.Header.Get("Location")
 			}
-			if _, err := idp.SPInitiatedLogin(authorize(), alice.Email); err == nil {
-				t.Fatal("the IdP with stale SP metadata verified a request signed with the new key")
+			if _, err := idp.SPInitiatedLogin(authorize(), alice.Email); err != nil {
+				t.Fatalf("the IdP refused a request signed with the promoted key it had as next: %v", err)
 			}
 
 			// Rotation now, through the API: B retires into its grace, C
@@ -181,14 +182,18 @@ func TestSPKeyRotation(t *testing.T) {
 				t.Fatalf("retired %+v, want only %s with decrypts_until", retired, b.ID)
 			}
 			d := rotated.byState("next")[0]
-			published(cKey.Fingerprint, cKey.Fingerprint, d.Fingerprint)
+			published(cKey.Fingerprint, d.Fingerprint)
 			accepts("retired in its grace", b)
 			accepts("active", cKey)
 			accepts("next", d)
 			e.rejects(t, func() *http.Response { return login(a) }, "decryption_failed")
 
-			// Signed AuthnRequests use the active key: with our current
-			// metadata the IdP verifies them, and the login completes.
+			// Requests are signed with the active key C: the IdP, still on
+			// the metadata listing A and B, refuses them; once it re-reads
+			// our metadata, it accepts them.
+			if _, err := idp.SPInitiatedLogin(authorize(), alice.Email); err == nil {
+				t.Fatal("the IdP with stale SP metadata verified a request signed with the new active key")
+			}
 			if _, err := idp.AddServiceProviderMetadata(must[[]byte](t)(readAll(conn.SAML.SPMetadataURL))); err != nil {
 				t.Fatal(err)
 			}

@@ -182,20 +182,18 @@ func AuthnRequestPOST(sp *saml.ServiceProvider, cspNonce string) (id string, pag
 	return req.ID, append(page, []byte(`</body></html>`)...), nil
 }
 
-// Metadata returns the SP metadata XML. Each of alsoEncryptTo is
-// published as a further encryption key beside sp's own certificate (the
-// next key during SP key rotation), so an IdP may encrypt to either.
-func Metadata(sp *saml.ServiceProvider, alsoEncryptTo ...*x509.Certificate) ([]byte, error) {
+// Metadata returns the SP metadata XML. Each of next is published beside
+// sp's own certificate, for the same uses (the next key during SP key
+// rotation): an IdP that reads the metadata may encrypt to it, and will
+// already trust its signatures once it is promoted.
+func Metadata(sp *saml.ServiceProvider, next ...*x509.Certificate) ([]byte, error) {
 	ed := sp.Metadata()
 	for i := range ed.SPSSODescriptors {
 		d := &ed.SPSSODescriptors[i]
 		var out []saml.KeyDescriptor
 		for _, kd := range d.KeyDescriptors {
 			out = append(out, kd)
-			if kd.Use != "encryption" {
-				continue
-			}
-			for _, x := range alsoEncryptTo {
+			for _, x := range next {
 				extra := kd
 				extra.KeyInfo = saml.KeyInfo{X509Data: saml.X509Data{X509Certificates: []saml.X509Certificate{
 					{Data: base64.StdEncoding.EncodeToString(x.Raw)},
