@@ -144,7 +144,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 	a.SSO = &sso.Service{
 		Store: st, Orgs: a.Orgs, Sealer: a.Sealer, BaseURL: cfg.BaseURL, ClientID: a.ClientID,
 		RedirectURIs: cfg.RedirectURIs, Guard: guard, HTTP: outbound, OIDC: &ssooidc.Client{HTTP: outbound},
-		MetadataRefresh: cfg.SSOMetadataRefresh, Recheck: &sso.RecheckLimiter{}, Log: log, SAML: &ssosaml.Validator{},
+		MetadataRefresh: cfg.SSOMetadataRefresh, Recheck: &sso.RecheckLimiter{}, SPKeyCache: &sso.SPKeyCache{}, Log: log, SAML: &ssosaml.Validator{},
 	}
 	a.SSO.SAML.SetFastPath(cfg.SAMLFastPath)
 
@@ -228,6 +228,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 		{Name: "saml_metadata_refresh", Every: time.Minute, Run: a.SSO.RefreshDueMetadata},
 		{Name: "saml_certificate_notices", Every: time.Minute, Run: a.SSO.NotifyExpiringCertificates},
 		{Name: "saml_certificate_retire", Every: time.Minute, Run: a.SSO.RetireCertificates},
+		{Name: "sp_key_rotation", Every: time.Hour, Run: a.SSO.RotateDueSPKeys},
 		{Name: "audit_log_exports", Every: 5 * time.Second, Wake: a.AuditLogs.Wake(), Run: a.AuditLogs.BuildDue},
 		{Name: "audit_log_retention", Every: time.Hour, Run: a.AuditLogs.Sweep},
 		{Name: "portal_sweep", Every: 10 * time.Minute, Run: a.Portal.Sweep},

@@ -139,8 +139,9 @@ func TestMasterKeyRotation(t *testing.T) {
 			if failed.Load() > 0 {
 				t.Errorf("%d logins failed to start during the reseal", failed.Load())
 			}
-			if counts["SSO connection secrets"] != 2 || counts["Google Workspace settings"] != 1 {
-				t.Errorf("resealed %v, want 2 connection secrets and 1 Google setting", counts)
+			// Two SP keys (active and next) and one OIDC client secret.
+			if counts["SSO connection secrets"] != 3 || counts["Google Workspace settings"] != 1 {
+				t.Errorf("resealed %v, want 3 connection secrets and 1 Google setting", counts)
 			}
 			again := map[string]int{}
 			if err := both.Reseal(context.Background(), func(what string, n int) { again[what] = n }); err != nil {
@@ -150,8 +151,13 @@ func TestMasterKeyRotation(t *testing.T) {
 				t.Errorf("second run resealed %v, want nothing", again)
 			}
 			c, err := both.Store.GetConnection(context.Background(), conn.ID)
-			if err != nil || !strings.HasPrefix(c.SAML.SPKeySealed, "v2:"+keyID(t, keyB)+":") {
-				t.Errorf("SP key sealed as %.12s…, want under key %s", c.SAML.SPKeySealed, keyID(t, keyB))
+			if err != nil || len(c.SAML.SPKeys) != 2 {
+				t.Fatalf("SP keys: %d, %v", len(c.SAML.SPKeys), err)
+			}
+			for _, k := range c.SAML.SPKeys {
+				if !strings.HasPrefix(k.KeySealed, "v2:"+keyID(t, keyB)+":") {
+					t.Errorf("SP key %s sealed as %.12s…, want under key %s", k.State, k.KeySealed, keyID(t, keyB))
+				}
 			}
 			// A node with only the new key serves every secret.
 			newOnly := node(keyB)

@@ -333,18 +333,11 @@ func (s *Service) serviceProvider(ctx context.Context, q store.Queries, c store.
 		}
 		cfg.Certificates = append(cfg.Certificates, x)
 	}
-	if c.SAML.SPKeySealed != "" {
-		pemKey, err := s.Sealer.Open(c.SAML.SPKeySealed, c.ID+"/saml_sp_key")
-		if err != nil {
-			return nil, fmt.Errorf("open sp key: %w", err)
-		}
-		if cfg.Key, err = ssosaml.ParseKey(pemKey); err != nil {
-			return nil, err
-		}
-		if cfg.Certificate, err = ssosaml.ParseCertificatePEM(c.SAML.SPCertificatePEM); err != nil {
-			return nil, fmt.Errorf("sp certificate: %w", err)
-		}
+	keys, err := s.loadSPKeys(c, now)
+	if err != nil {
+		return nil, err
 	}
+	cfg.Key, cfg.Certificate, cfg.DecryptionKeys = keys.key, keys.cert, keys.decrypt
 	return ssosaml.NewServiceProvider(cfg)
 }
 
@@ -361,7 +354,12 @@ func (s *Service) SPMetadata(ctx context.Context, connID string) ([]byte, error)
 	if err != nil {
 		return nil, err
 	}
-	return ssosaml.Metadata(sp)
+	// The next SP key is published beside the active one.
+	keys, err := s.loadSPKeys(c.Connection, s.now())
+	if err != nil || keys.next == nil || keys.cert == nil {
+		return ssosaml.Metadata(sp)
+	}
+	return ssosaml.Metadata(sp, keys.next)
 }
 
 // replayCache is crewjam's AssertionReplayCache for one request. crewjam

@@ -33,6 +33,7 @@ func (h *Handler) Routes(r api.Router) {
 	r.API("DELETE /connections/{id}", h.delete)
 	r.API("POST /connections/{id}/certificates", h.addCert)
 	r.API("DELETE /connections/{id}/certificates/{fingerprint}", h.deleteCert)
+	r.API("POST /connections/{id}/sp_keys/rotate", h.rotateSPKeys)
 	r.API("GET /connection_presets", h.presets)
 	r.API("PUT /organizations/{id}/sso_policy", h.setPolicy)
 	r.API("GET /sso/policy", h.policy)
@@ -132,6 +133,14 @@ func (h *Handler) deleteCert(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return api.WriteJSON(w, http.StatusNoContent, nil)
+}
+
+func (h *Handler) rotateSPKeys(w http.ResponseWriter, r *http.Request) error {
+	c, err := h.Svc.RotateSPKeys(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return api.WriteJSON(w, http.StatusOK, h.Svc.JSON(c))
 }
 
 func (h *Handler) presets(w http.ResponseWriter, r *http.Request) error {

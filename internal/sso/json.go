@@ -57,6 +57,9 @@ type SAMLJSON struct {
 	EncryptAssertions  bool       `json:"encrypt_assertions"`
 	AllowSHA1          bool       `json:"allow_sha1"`
 	DefaultRedirectURI string     `json:"default_redirect_uri,omitempty"`
+
+	// SPKeys are our own keys for this connection (Gatehouse extension).
+	SPKeys []SPKeyJSON `json:"sp_keys,omitempty"`
 }
 
 // CertJSON is one trusted IdP certificate.
@@ -111,7 +114,7 @@ func (s *Service) JSON(c Connection) ConnectionJSON {
 	case store.ProtocolSAML:
 		sj := &SAMLJSON{
 			SPEntityID: s.SPEntityID(c.ID), ACSURL: s.ACSURL(c.ID), SPMetadataURL: s.SPEntityID(c.ID),
-			SPCertificate: c.SAML.SPCertificatePEM, IdPEntityID: c.SAML.IdPEntityID, IdPSSOURL: c.SAML.IdPSSOURL,
+			IdPEntityID: c.SAML.IdPEntityID, IdPSSOURL: c.SAML.IdPSSOURL,
 			IdPSSOBinding:  orDefault(c.SAML.IdPSSOBinding, "redirect"),
 			IdPMetadataURL: c.SAML.IdPMetadataURL, MetadataFetchedAt: wire.TimePtr(c.SAML.MetadataFetchedAt),
 			MetadataError: c.SAML.MetadataError, IdPCertificates: []CertJSON{},
@@ -119,6 +122,7 @@ func (s *Service) JSON(c Connection) ConnectionJSON {
 			EncryptAssertions: c.SAML.EncryptAssertions, AllowSHA1: c.SAML.AllowSHA1,
 			DefaultRedirectURI: c.SAML.DefaultRedirectURI,
 		}
+		sj.SPKeys, sj.SPCertificate = s.spKeysJSON(c.Connection)
 		out.Options = &OptionsJSON{}
 		for _, cert := range c.Certificates {
 			sj.IdPCertificates = append(sj.IdPCertificates, CertToJSON(cert))

@@ -7,7 +7,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
-// Reseal seals every connection secret (SP keys, OIDC client secrets) that
+// Reseal seals every connection secret (every SP key of the set, OIDC
+// client secrets) that
 // is not yet under the current master key again under it, and returns how
 // many it rewrote. It is safe to run while other nodes serve logins (each
 // value is swapped by compare-and-set) and to run again after an
@@ -24,10 +25,14 @@ func (s *Service) Reseal(ctx context.Context) (int, error) {
 			replace := func(old, new string) (bool, error) {
 				return s.Store.ReplaceSealed(ctx, store.SealedConnectionConfig, c.ID, old, new)
 			}
-			for _, v := range []struct{ sealed, label string }{
-				{c.SAML.SPKeySealed, c.ID + "/saml_sp_key"},
+			values := []struct{ sealed, label string }{
+				{c.SAML.SPKeySealed, spKeyAAD(c.ID)}, // a connection from before SP key sets
 				{c.OIDC.ClientSecretSealed, c.ID + "/oidc_client_secret"},
-			} {
+			}
+			for _, k := range c.SAML.SPKeys {
+				values = append(values, struct{ sealed, label string }{k.KeySealed, spKeyAAD(c.ID)})
+			}
+			for _, v := range values {
 				done, err := s.Sealer.ResealWith(v.sealed, v.label, replace)
 				if err != nil {
 					return n, err

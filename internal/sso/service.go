@@ -81,6 +81,14 @@ type Service struct {
 	// SAML validates responses at the ACS (fast path, then crewjam) and
 	// caches the IdPs' parsed keys; nil validates without the cache.
 	SAML *ssosaml.Validator
+
+	// SPKeyGrace is how long a retired SP key still decrypts
+	// (DefaultSPKeyGrace if zero); SPKeyLifetime is how long an SP key is
+	// active before the next one is promoted (DefaultSPKeyLifetime if zero).
+	SPKeyGrace    time.Duration
+	SPKeyLifetime time.Duration
+	// SPKeyCache keeps parsed SP keys; nil parses them per request.
+	SPKeyCache *SPKeyCache
 }
 
 func (s *Service) now() time.Time {
@@ -524,17 +532,10 @@ func (s *Service) applySAML(ctx context.Context, c *store.Connection, in *SAMLIn
 		}
 		cfg.AttributeMap = in.AttributeMap
 	}
-	if (cfg.SignRequests || cfg.EncryptAssertions) && cfg.SPKeySealed == "" {
-		key, cert, err := ssosaml.NewSPKeyPair("Gatehouse SP " + c.ID)
-		if err != nil {
+	if cfg.SignRequests || cfg.EncryptAssertions {
+		if err := s.ensureSPKeys(c); err != nil {
 			return nil, err
 		}
-		pemKey, err := ssosaml.MarshalKey(key)
-		if err != nil {
-			return nil, err
-		}
-		cfg.SPKeySealed = s.Sealer.Seal(pemKey, c.ID+"/saml_sp_key")
-		cfg.SPCertificatePEM = ssosaml.CertificatePEM(cert)
 	}
 	return ch, nil
 }

@@ -57,8 +57,13 @@ type SAMLConfig struct {
 	EncryptAssertions bool `json:"encrypt_assertions,omitempty"`
 	// SPKeySealed is the SP's private key (PKCS #8 PEM) sealed with the
 	// master key; SPCertificatePEM is its self-signed certificate.
+	// Connections made before SP key sets have these (read as the active
+	// key); once SPKeys is written they are empty.
 	SPKeySealed      string `json:"sp_key_sealed,omitempty"`
 	SPCertificatePEM string `json:"sp_certificate_pem,omitempty"`
+	// SPKeys is the SP's key set: one active key, one next key published
+	// beside it, and retired keys that still decrypt for a grace period.
+	SPKeys []SPKey `json:"sp_keys,omitempty"`
 	// AllowSHA1 accepts RSA-SHA1 signatures (off by default).
 	AllowSHA1 bool `json:"allow_sha1,omitempty"`
 	// DefaultRedirectURI receives IdP-initiated logins; empty = the
@@ -67,6 +72,26 @@ type SAMLConfig struct {
 	// AttributeMap overrides the preset's attribute names, by profile
 	// field (email, first_name, last_name, groups, idp_id).
 	AttributeMap map[string]string `json:"attribute_map,omitempty"`
+}
+
+// States of an SP key.
+const (
+	SPKeyNext    = "next"
+	SPKeyActive  = "active"
+	SPKeyRetired = "retired"
+)
+
+// SPKey is one of a SAML connection's own key pairs: the private key
+// (PKCS #8 PEM) sealed with the master key under the connection's ID, and
+// its self-signed certificate.
+type SPKey struct {
+	ID             string    `json:"id"`
+	State          string    `json:"state"`
+	KeySealed      string    `json:"key_sealed"`
+	CertificatePEM string    `json:"certificate_pem"`
+	CreatedAt      time.Time `json:"created_at"`
+	ActivatedAt    time.Time `json:"activated_at,omitzero"`
+	RetiredAt      time.Time `json:"retired_at,omitzero"`
 }
 
 // OIDCConfig is an OIDC connection's relying-party settings.
@@ -163,6 +188,10 @@ type SSO interface {
 	// UpdateConnection writes c but its organization and CreatedAt;
 	// ErrNotFound if it does not exist.
 	UpdateConnection(ctx context.Context, c Connection) error
+	// UpdateConnectionIf updates c only if the stored connection's
+	// UpdatedAt is still prev (compare-and-set); ok is false when it was
+	// changed or deleted meanwhile.
+	UpdateConnectionIf(ctx context.Context, c Connection, prev time.Time) (ok bool, err error)
 	// DeleteConnection deletes a connection with its certificates;
 	// ErrNotFound if it does not exist.
 	DeleteConnection(ctx context.Context, id string) error

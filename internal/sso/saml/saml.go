@@ -71,6 +71,9 @@ type Config struct {
 	// requests and decrypt assertions.
 	Key         *rsa.PrivateKey
 	Certificate *x509.Certificate
+	// DecryptionKeys are further SP keys tried, after Key, on encrypted
+	// assertions (the next key, retired keys in their grace period).
+	DecryptionKeys []*rsa.PrivateKey
 	// ReplayCache records assertion IDs; required.
 	ReplayCache saml.AssertionReplayCache
 	// Clock overrides the time (tests and benchmarks); nil = now.
@@ -103,6 +106,7 @@ func NewServiceProvider(c Config) (*saml.ServiceProvider, error) {
 	}
 	if c.Key != nil && c.Certificate != nil {
 		sp.Key, sp.Certificate = c.Key, c.Certificate
+		sp.DecryptionKeys = c.DecryptionKeys
 		if c.SignRequests {
 			sp.SignatureMethod = dsig.RSASHA256SignatureMethod
 		}
@@ -179,9 +183,28 @@ func AuthnRequestPOST(sp *saml.ServiceProvider, cspNonce string) (id string, pag
 	return req.ID, append(page, []byte(`</body></html>`)...), nil
 }
 
-// Metadata returns the SP metadata XML.
-func Metadata(sp *saml.ServiceProvider) ([]byte, error) {
-	b, err := xml.MarshalIndent(sp.Metadata(), "", "  ")
+// Metadata returns the SP metadata XML. Each of next is published beside
+// sp's own certificate, for the same uses (the next key during SP key
+// rotation): an IdP that reads the metadata may encrypt to it, and will
+// already trust its signatures once it is promoted.
+func Metadata(sp *saml.ServiceProvider, next ...*x509.Certificate) ([]byte, error) {
+	ed := sp.Metadata()
+	for i := range ed.SPSSODescriptors {
+		d := &ed.SPSSODescriptors[i]
+		var out []saml.KeyDescriptor
+		for _, kd := range d.KeyDescriptors {
+			out = append(out, kd)
+			for _, x := range next {
+				extra := kd
+				extra.KeyInfo = saml.KeyInfo{X509Data: saml.X509Data{X509Certificates: []saml.X509Certificate{
+					{Data: base64.StdEncoding.EncodeToString(x.Raw)},
+				}}}
+				out = append(out, extra)
+			}
+		}
+		d.KeyDescriptors = out
+	}
+	b, err := xml.MarshalIndent(ed, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("sp metadata: %w", err)
 	}

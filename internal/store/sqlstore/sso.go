@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -74,6 +75,21 @@ func (q *queries) UpdateConnection(ctx context.Context, c store.Connection) erro
 	return q.exec(ctx, true, `UPDATE sso_connections SET connection_type = $2, name = $3, state = $4, protocol = $5, config = $6,
 		next_refresh_at = $7, updated_at = $8 WHERE id = $1`,
 		c.ID, c.Type, c.Name, c.State, c.Protocol, cfg, optMillis(c.NextRefreshAt), store.Millis(c.UpdatedAt))
+}
+
+// UpdateConnectionIf implements store.SSO.
+func (q *queries) UpdateConnectionIf(ctx context.Context, c store.Connection, prev time.Time) (bool, error) {
+	cfg, err := connConfigJSON(c)
+	if err != nil {
+		return false, err
+	}
+	err = q.exec(ctx, true, `UPDATE sso_connections SET connection_type = $2, name = $3, state = $4, protocol = $5, config = $6,
+		next_refresh_at = $7, updated_at = $8 WHERE id = $1 AND updated_at = $9`,
+		c.ID, c.Type, c.Name, c.State, c.Protocol, cfg, optMillis(c.NextRefreshAt), store.Millis(c.UpdatedAt), store.Millis(prev))
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // DeleteConnection implements store.SSO.

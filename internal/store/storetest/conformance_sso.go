@@ -21,6 +21,7 @@ var ssoTests = []suiteTest{
 	{"due metadata refreshes are claimed once", testClaimDueMetadataRefresh},
 	{"certificates round trip", testCertificates},
 	{"certificate retirement", testCertificateRetirement},
+	{"connection compare-and-set", testConnectionCompareAndSet},
 	{"certificates expiring before a time", testCertificatesExpiring},
 	{"certificate notices are marked once", testMarkCertificateNotified},
 	{"deleting a connection or its organization removes its certificates", testConnectionCascade},

@@ -61,6 +61,7 @@ var covered = map[string]string{
 	"ClaimDueMetadataRefresh":    "due metadata refreshes are claimed once",
 	"PutCertificate":             "certificates round trip",
 	"DeleteRetiredCertificates":  "certificate retirement",
+	"UpdateConnectionIf":         "connection compare-and-set",
 	"RecordUnknownCertificate":   "certificate retirement",
 	"DeleteCertificate":          "certificates round trip",
 	"DeleteCertificatesBySource": "certificates round trip",
