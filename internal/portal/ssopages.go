@@ -230,6 +230,8 @@ func (h *Handler) ssoTest(w http.ResponseWriter, r *http.Request, s Session) err
 	if err != nil {
 		return err
 	}
+	// The test is a real sign-in: bind it to this browser like any other.
+	h.SSO.SetLoginCookies(w, o)
 	switch {
 	case o.Page != nil:
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -20,8 +20,7 @@ func TestLoginCookieAttributes(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			h := &Handler{Svc: &Service{BaseURL: c.baseURL}}
-			ck := h.loginCookie("_r1", "secret", 600)
+			ck := (&Service{BaseURL: c.baseURL}).loginCookie("_r1", "secret", 600)
 			if ck.Path != c.path || ck.Secure != c.secure || ck.SameSite != c.sameSite || !ck.HttpOnly || ck.MaxAge != 600 || ck.Name != LoginCookieName("_r1") {
 				t.Fatalf("cookie %+v", ck)
 			}

@@ -224,12 +224,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 // error, or to an error page (HTML for browsers, JSON otherwise).
 func (h *Handler) finish(w http.ResponseWriter, r *http.Request, o Outcome) {
 	w.Header().Set("Cache-Control", "no-store")
-	if o.BindSecret != "" {
-		http.SetCookie(w, h.loginCookie(o.BindRequestID, o.BindSecret, int(RequestLifetime.Seconds())))
-	}
-	if o.Unbind != "" {
-		http.SetCookie(w, h.loginCookie(o.Unbind, "", -1))
-	}
+	h.Svc.SetLoginCookies(w, o)
 	switch {
 	case o.Page != nil:
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -254,6 +249,18 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, o Outcome) {
 // errorPage is shown when the browser cannot be sent back to the host app.
 // It must read well at 390 px: long values (a redirect URI) wrap inside
 // the card, ordinary words do not break.
+// SetLoginCookies sets (or clears) the cookie that binds the login of o to
+// the browser that started it. Every handler that starts a login must call
+// it: the ACS and the OIDC callback refuse a login without its cookie.
+func (s *Service) SetLoginCookies(w http.ResponseWriter, o Outcome) {
+	if o.BindSecret != "" {
+		http.SetCookie(w, s.loginCookie(o.BindRequestID, o.BindSecret, int(RequestLifetime.Seconds())))
+	}
+	if o.Unbind != "" {
+		http.SetCookie(w, s.loginCookie(o.Unbind, "", -1))
+	}
+}
+
 // loginCookie is the cookie that binds a login to the browser that started
 // it, scoped to the SSO endpoints. The SAML ACS receives a cross-site POST
 // from the IdP, which browsers send only SameSite=None cookies with, and
@@ -261,9 +268,9 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, o Outcome) {
 // SameSite=None; Secure. Over plain http (gatehouse dev, an IdP on the
 // same site) it is SameSite=Lax, which same-site posts and the OIDC
 // callback's top-level GET carry.
-func (h *Handler) loginCookie(requestID, secret string, maxAge int) *http.Cookie {
+func (s *Service) loginCookie(requestID, secret string, maxAge int) *http.Cookie {
 	c := &http.Cookie{Name: LoginCookieName(requestID), Value: secret, Path: "/sso/", MaxAge: maxAge, HttpOnly: true, SameSite: http.SameSiteLaxMode}
-	if u, err := url.Parse(h.Svc.BaseURL); err == nil {
+	if u, err := url.Parse(s.BaseURL); err == nil {
 		c.Path = strings.TrimSuffix(u.Path, "/") + "/sso/"
 		if u.Scheme == "https" {
 			c.Secure, c.SameSite = true, http.SameSiteNoneMode
