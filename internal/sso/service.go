@@ -8,10 +8,8 @@ package sso
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -293,109 +291,6 @@ func (s *Service) Update(ctx context.Context, connID string, in ConnectionInput)
 	return out, err
 }
 
-// certChange is a replacement of a connection's certificates of the
-// sources it names.
-type certChange struct {
-	sources []string
-	certs   []store.Certificate
-}
-
-// writeCerts applies a certificate change inside the change's transaction.
-// Manual certificates are replaced as given. Metadata certificates roll
-// over: a new one is trusted at once (with connection.saml_certificate_renewed
-// when it replaces others), and one that left the metadata keeps verifying
-// for CertificateOverlap, so an IdP that publishes its next certificate
-// before or after it starts signing with it never causes a failed login.
-func (s *Service) writeCerts(ctx context.Context, q store.Queries, conn store.Connection, ch *certChange) error {
-	if ch == nil {
-		return nil
-	}
-	now := s.now()
-	for _, src := range ch.sources {
-		if src == CertMetadata {
-			continue
-		}
-		if err := q.DeleteCertificatesBySource(ctx, conn.ID, src); err != nil {
-			return fmt.Errorf("replace certificates: %w", err)
-		}
-	}
-	if !slices.Contains(ch.sources, CertMetadata) {
-		return s.putCerts(ctx, q, conn.ID, ch.certs)
-	}
-	existing, err := q.ListCertificates(ctx, conn.ID)
-	if err != nil {
-		return fmt.Errorf("list certificates: %w", err)
-	}
-	incoming := map[string]bool{}
-	for _, c := range ch.certs {
-		incoming[c.Fingerprint] = true
-	}
-	known := map[string]store.Certificate{}
-	hadMetadata := false
-	for _, c := range existing {
-		known[c.Fingerprint] = c
-		if c.Source != CertMetadata {
-			continue
-		}
-		hadMetadata = true
-		if !incoming[c.Fingerprint] && c.RetireAt.IsZero() {
-			c.RetireAt = now.Add(s.certificateOverlap())
-			if err := q.PutCertificate(ctx, c); err != nil {
-				return fmt.Errorf("retire certificate: %w", err)
-			}
-		}
-	}
-	for _, c := range ch.certs {
-		c.ConnectionID = conn.ID
-		old, seen := known[c.Fingerprint]
-		if seen && old.Source == CertManual && c.Source == CertMetadata {
-			continue // an admin's upload stays theirs to remove
-		}
-		if seen {
-			c.CreatedAt = old.CreatedAt
-		}
-		if err := q.PutCertificate(ctx, c); err != nil {
-			return fmt.Errorf("store certificate: %w", err)
-		}
-		if !seen && hadMetadata {
-			if err := renewedEvent(ctx, q, Connection{Connection: conn}, c, now); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func (s *Service) putCerts(ctx context.Context, q store.Queries, connID string, certs []store.Certificate) error {
-	for _, cert := range certs {
-		cert.ConnectionID = connID
-		if err := q.PutCertificate(ctx, cert); err != nil {
-			return fmt.Errorf("store certificate: %w", err)
-		}
-	}
-	return nil
-}
-
-// DefaultCertificateOverlap is how long a certificate that left the IdP's
-// metadata stays trusted when CertificateOverlap is not set.
-const DefaultCertificateOverlap = 7 * 24 * time.Hour
-
-func (s *Service) certificateOverlap() time.Duration {
-	if s.CertificateOverlap > 0 {
-		return s.CertificateOverlap
-	}
-	return DefaultCertificateOverlap
-}
-
-// RetireCertificates removes certificates whose overlap has ended.
-func (s *Service) RetireCertificates(ctx context.Context) error {
-	gone, err := s.Store.DeleteRetiredCertificates(ctx, s.now())
-	for _, c := range gone {
-		s.Log.Info("retired idp certificate", "connection_id", c.ConnectionID, "fingerprint", c.Fingerprint)
-	}
-	return err
-}
-
 // apply copies in onto c, fetching metadata and running discovery as
 // needed (before any transaction: these are network calls). It returns the
 // certificate change to write, or nil.
@@ -540,13 +435,6 @@ func (s *Service) applySAML(ctx context.Context, c *store.Connection, in *SAMLIn
 	return ch, nil
 }
 
-func certRecord(x *x509.Certificate, source string, now time.Time) store.Certificate {
-	return store.Certificate{
-		Fingerprint: ssosaml.Fingerprint(x), PEM: ssosaml.CertificatePEM(x),
-		NotBefore: x.NotBefore, NotAfter: x.NotAfter, Source: source, CreatedAt: now,
-	}
-}
-
 func (s *Service) applyOIDC(ctx context.Context, c *store.Connection, in *OIDCInput) error {
 	cfg := &c.OIDC
 	if in.Issuer != nil {
@@ -586,38 +474,6 @@ func (s *Service) applyOIDC(ctx context.Context, c *store.Connection, in *OIDCIn
 		}
 	}
 	return nil
-}
-
-func (s *Service) refreshInterval() time.Duration {
-	if s.MetadataRefresh > 0 {
-		return s.MetadataRefresh
-	}
-	return 12 * time.Hour
-}
-
-// fetchMetadata GETs a metadata URL through the SSRF guard.
-func (s *Service) fetchMetadata(ctx context.Context, u string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", "application/samlmetadata+xml, application/xml, text/xml")
-	res, err := s.HTTP.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("fetch metadata: %w", err)
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fetch metadata: %s answered %d", u, res.StatusCode)
-	}
-	b, err := io.ReadAll(io.LimitReader(res.Body, ssosaml.MaxMetadata+1))
-	if err != nil {
-		return nil, fmt.Errorf("fetch metadata: %w", err)
-	}
-	if len(b) > ssosaml.MaxMetadata {
-		return nil, fmt.Errorf("fetch metadata: larger than %d bytes", ssosaml.MaxMetadata)
-	}
-	return b, nil
 }
 
 // Complete reports whether a connection's configuration can sign users
@@ -732,125 +588,6 @@ func (s *Service) DeleteForOrganization(ctx context.Context, q store.Queries, or
 			}
 		}
 	}
-}
-
-// AddCertificate adds a trusted IdP signing certificate (rotation).
-func (s *Service) AddCertificate(ctx context.Context, connID, pemText string) (store.Certificate, Connection, error) {
-	x, err := ssosaml.ParseCertificatePEM(pemText)
-	if err != nil {
-		return store.Certificate{}, Connection{}, errs.InvalidField("certificate", "invalid_certificate", "Not a PEM or base64 X.509 certificate: "+err.Error())
-	}
-	rec := certRecord(x, CertManual, s.now())
-	rec.ConnectionID = connID
-	var out Connection
-	err = s.Store.InTx(ctx, func(q store.Queries) error {
-		cur, err := s.get(ctx, q, connID)
-		if err != nil {
-			return err
-		}
-		if cur.Protocol != store.ProtocolSAML {
-			return errs.BadRequest("not_saml", "Only SAML connections have IdP certificates.")
-		}
-		if err := q.PutCertificate(ctx, rec); err != nil {
-			return fmt.Errorf("add certificate: %w", err)
-		}
-		if err := s.settle(ctx, q, connID, "", &out); err != nil {
-			return err
-		}
-		return renewedEvent(ctx, q, out, rec, s.now())
-	})
-	return rec, out, err
-}
-
-// DeleteCertificate removes a trusted IdP certificate; signatures made with
-// it are refused from then on.
-func (s *Service) DeleteCertificate(ctx context.Context, connID, fingerprint string) error {
-	fingerprint = strings.ToLower(strings.ReplaceAll(fingerprint, ":", ""))
-	return s.Store.InTx(ctx, func(q store.Queries) error {
-		if _, err := s.get(ctx, q, connID); err != nil {
-			return err
-		}
-		if err := q.DeleteCertificate(ctx, connID, fingerprint); errors.Is(err, store.ErrNotFound) {
-			return errs.NotFound("Certificate", fingerprint)
-		} else if err != nil {
-			return fmt.Errorf("delete certificate: %w", err)
-		}
-		var out Connection
-		return s.settle(ctx, q, connID, "", &out)
-	})
-}
-
-// RefreshMetadata fetches a SAML connection's metadata URL again and
-// replaces its metadata certificates, or retries an OIDC connection's
-// failed discovery.
-func (s *Service) RefreshMetadata(ctx context.Context, c store.Connection) error {
-	var in ConnectionInput
-	switch {
-	case c.Protocol == store.ProtocolSAML && c.SAML.IdPMetadataURL != "":
-		u := c.SAML.IdPMetadataURL
-		in.SAML = &SAMLInput{IdPMetadataURL: &u}
-	case c.Protocol == store.ProtocolOIDC && c.OIDC.Issuer != "":
-		iss := c.OIDC.Issuer
-		in.OIDC = &OIDCInput{Issuer: &iss}
-	default:
-		return nil
-	}
-	_, err := s.Update(ctx, c.ID, in)
-	return err
-}
-
-// TimeOutLogins reports logins that were started and never completed
-// within RequestLifetime: authentication.sso_timed_out, once each.
-func (s *Service) TimeOutLogins(ctx context.Context) error {
-	for {
-		var n int
-		err := s.Store.InTx(ctx, func(q store.Queries) error {
-			reqs, err := q.TakeExpiredSSORequests(ctx, s.now(), 100)
-			if err != nil {
-				return err
-			}
-			n = len(reqs)
-			for _, r := range reqs {
-				conn := store.Connection{ID: r.ConnectionID, OrganizationID: r.OrganizationID}
-				if err := events.Append(ctx, q, EventSSOTimedOut, r.OrganizationID, authEvent("timed_out", conn, r.IPAddress, r.UserAgent, "", nil)); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil || n < 100 {
-			return err
-		}
-	}
-}
-
-// SweepExpired deletes expired login state and times out logins that
-// never came back from the IdP.
-func (s *Service) SweepExpired(ctx context.Context) error {
-	if err := s.Store.DeleteExpiredSSO(ctx, s.now()); err != nil {
-		return fmt.Errorf("sweep sso state: %w", err)
-	}
-	if err := s.TimeOutLogins(ctx); err != nil {
-		return fmt.Errorf("time out sso logins: %w", err)
-	}
-	return nil
-}
-
-// RefreshDueMetadata fetches the IdP metadata URLs whose refresh is due,
-// each claimed once across nodes. A failed fetch is logged and kept for
-// the next round; only a failed claim is an error.
-func (s *Service) RefreshDueMetadata(ctx context.Context) error {
-	now := s.now()
-	due, err := s.Store.ClaimDueMetadataRefresh(ctx, now, now.Add(s.refreshInterval()), 20)
-	if err != nil {
-		return fmt.Errorf("claim metadata refresh: %w", err)
-	}
-	for _, c := range due {
-		if err := s.RefreshMetadata(ctx, c); err != nil {
-			s.Log.Warn("refresh idp metadata", "connection_id", c.ID, "err", err)
-		}
-	}
-	return nil
 }
 
 func presetTypes() []string {

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gatehouse-dev/gatehouse/internal/directory"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
 	filter "github.com/scim2/filter-parser/v2"
 )
 
@@ -583,4 +585,207 @@ func compareValue(have any, op string, want any) bool {
 		}
 	}
 	return false
+}
+
+// PatchUser applies a PATCH to a stored user and derives the result.
+func PatchUser(cur store.DirectoryUser, pr PatchRequest) (store.DirectoryUser, error) {
+	m := decodeObject(cur.Attributes)
+	_, hadActive := m["active"]
+	m, err := applyPatch(userSchema, m, pr.Operations)
+	if err != nil {
+		return cur, err
+	}
+	if m, err = normalize(userSchema, m); err != nil {
+		return cur, err
+	}
+	u, err := deriveUser(m)
+	if _, hasActive := m["active"]; !hadActive && !hasActive {
+		u.State = cur.State // a user written without active keeps its state
+	}
+	return u, err
+}
+
+// membersOf reads member IDs from a members value list.
+func membersOf(v any) ([]string, error) {
+	var ids []string
+	for _, e := range asList(v) {
+		o, ok := e.(object)
+		if !ok {
+			return nil, badRequest(TypeInvalidValue, "Each member must be an object with a value.")
+		}
+		k, ok := lookup(o, "value")
+		if !ok {
+			return nil, badRequest(TypeInvalidValue, "Each member needs a value (the user's id).")
+		}
+		s, ok := o[k].(string)
+		if !ok || s == "" {
+			return nil, badRequest(TypeInvalidValue, "A member's value must be a non-empty string.")
+		}
+		if k, ok := lookup(o, "type"); ok && !strings.EqualFold(fmt.Sprint(o[k]), "User") {
+			return nil, badRequest(TypeInvalidValue, "Nested groups are not supported: member %q has type %v; a member must be a user (type \"User\").", s, o[k])
+		}
+		ids = append(ids, s)
+	}
+	return ids, nil
+}
+
+// memberSet composes member operations in order.
+type memberSet struct {
+	replace     bool
+	set         []string
+	add, remove []string
+}
+
+func without(list []string, rm []string) []string {
+	out := list[:0:0]
+	for _, x := range list {
+		keep := true
+		for _, r := range rm {
+			if r == x {
+				keep = false
+				break
+			}
+		}
+		if keep {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func (ms *memberSet) doAdd(ids []string) {
+	if ms.replace {
+		ms.set = append(without(ms.set, ids), ids...)
+		return
+	}
+	ms.add, ms.remove = append(without(ms.add, ids), ids...), without(ms.remove, ids)
+}
+
+func (ms *memberSet) doRemove(ids []string) {
+	if ms.replace {
+		ms.set = without(ms.set, ids)
+		return
+	}
+	ms.remove, ms.add = append(without(ms.remove, ids), ids...), without(ms.add, ids)
+}
+
+func (ms *memberSet) doReplace(ids []string) {
+	ms.replace, ms.set, ms.add, ms.remove = true, ids, nil, nil
+}
+
+// PatchGroup turns a PATCH into a group change.
+func PatchGroup(cur store.DirectoryGroup, pr PatchRequest) (directory.GroupChange, error) {
+	var ms memberSet
+	var attrOps []Operation
+	memberOp := func(op string, t *target, v any, hasValue bool) error {
+		if t != nil && t.filter != nil {
+			if op != "remove" || t.sub != "" {
+				return badRequest(TypeInvalidPath, "Only remove is supported on members[...].")
+			}
+			ids, ok := memberIDsFromFilter(t.filter)
+			if !ok {
+				return badRequest(TypeInvalidFilter, `members[...] supports value eq "…" (joined with or).`)
+			}
+			ms.doRemove(ids)
+			return nil
+		}
+		if t != nil && t.sub != "" {
+			return badRequest(TypeInvalidPath, "members.%s cannot be changed.", t.sub)
+		}
+		var ids []string
+		if hasValue && v != nil {
+			var err error
+			if ids, err = membersOf(v); err != nil {
+				return err
+			}
+		}
+		switch op {
+		case "add":
+			ms.doAdd(ids)
+		case "replace":
+			ms.doReplace(ids)
+		case "remove":
+			if hasValue && v != nil {
+				ms.doRemove(ids)
+			} else {
+				ms.doReplace(nil)
+			}
+		}
+		return nil
+	}
+	for _, op := range pr.Operations {
+		if op.Path == "" {
+			rest := object{}
+			for k, v := range op.Value.(object) {
+				if strings.EqualFold(k, "members") {
+					if err := memberOp(op.Op, nil, v, true); err != nil {
+						return directory.GroupChange{}, err
+					}
+					continue
+				}
+				rest[k] = v
+			}
+			if len(rest) > 0 {
+				attrOps = append(attrOps, Operation{Op: op.Op, Value: rest, HasValue: true})
+			}
+			continue
+		}
+		t, err := resolvePath(groupSchema, op.Path)
+		if err != nil {
+			return directory.GroupChange{}, err
+		}
+		if t.known && t.name == "members" && t.ext == "" {
+			if err := memberOp(op.Op, &t, op.Value, op.HasValue); err != nil {
+				return directory.GroupChange{}, err
+			}
+			continue
+		}
+		attrOps = append(attrOps, op)
+	}
+	ch := directory.GroupChange{Replace: ms.replace, Set: ms.set, Add: ms.add, Remove: ms.remove}
+	if ch.Replace && ch.Set == nil {
+		ch.Set = []string{}
+	}
+	if len(attrOps) > 0 {
+		m := decodeObject(cur.Attributes)
+		m["displayName"] = cur.DisplayName
+		m, err := applyPatch(groupSchema, m, attrOps)
+		if err != nil {
+			return ch, err
+		}
+		delete(m, "members")
+		if m, err = normalize(groupSchema, m); err != nil {
+			return ch, err
+		}
+		g, err := deriveGroup(m)
+		if err != nil {
+			return ch, err
+		}
+		ch.Group = &g
+	}
+	return ch, nil
+}
+
+// memberIDsFromFilter reads `value eq "a"`, or several joined with or.
+func memberIDsFromFilter(e filter.Expression) ([]string, bool) {
+	switch x := e.(type) {
+	case *filter.AttributeExpression:
+		v, ok := x.CompareValue.(string)
+		if !ok || !strings.EqualFold(x.AttributePath.AttributeName, "value") || x.AttributePath.SubAttribute != nil ||
+			!strings.EqualFold(string(x.Operator), "eq") {
+			return nil, false
+		}
+		return []string{v}, true
+	case *filter.LogicalExpression:
+		if !strings.EqualFold(string(x.Operator), "or") {
+			return nil, false
+		}
+		l, ok := memberIDsFromFilter(x.Left)
+		if !ok {
+			return nil, false
+		}
+		r, ok := memberIDsFromFilter(x.Right)
+		return append(l, r...), ok
+	}
+	return nil, false
 }

@@ -1,0 +1,255 @@
+package sso
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	crewjam "github.com/crewjam/saml"
+
+	"github.com/gatehouse-dev/gatehouse/internal/sso/failure"
+	ssosaml "github.com/gatehouse-dev/gatehouse/internal/sso/saml"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+// serviceProvider builds the crewjam SP for a connection from the store.
+func (s *Service) serviceProvider(ctx context.Context, q store.Queries, c store.Connection, spInitiated bool) (*crewjam.ServiceProvider, error) {
+	certs, err := q.ListCertificates(ctx, c.ID)
+	if err != nil {
+		return nil, fmt.Errorf("certificates: %w", err)
+	}
+	cfg := ssosaml.Config{
+		EntityID: s.SPEntityID(c.ID), ACSURL: s.ACSURL(c.ID), MetadataURL: s.SPEntityID(c.ID),
+		IdPEntityID: c.SAML.IdPEntityID, IdPSSOURL: c.SAML.IdPSSOURL, IdPSSOBinding: c.SAML.IdPSSOBinding,
+		AllowIdPInitiated: c.SAML.AllowIdPInitiated && !spInitiated, AllowSHA1: c.SAML.AllowSHA1,
+		SignRequests: c.SAML.SignRequests,
+		ReplayCache:  &replayCache{prefix: c.ID + ":"},
+	}
+	now := s.now()
+	for _, rec := range certs {
+		if !rec.Trusted(now) {
+			continue // its overlap ended; the sweep deletes it
+		}
+		x, err := ssosaml.ParseCertificatePEM(rec.PEM)
+		if err != nil {
+			return nil, fmt.Errorf("stored certificate %s: %w", rec.Fingerprint, err)
+		}
+		cfg.Certificates = append(cfg.Certificates, x)
+	}
+	keys, err := s.loadSPKeys(c, now)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Key, cfg.Certificate, cfg.DecryptionKeys = keys.key, keys.cert, keys.decrypt
+	return ssosaml.NewServiceProvider(cfg)
+}
+
+// SPMetadata returns a connection's SP metadata XML.
+func (s *Service) SPMetadata(ctx context.Context, connID string) ([]byte, error) {
+	c, err := s.Get(ctx, connID)
+	if err != nil {
+		return nil, err
+	}
+	if c.Protocol != store.ProtocolSAML {
+		return nil, fmt.Errorf("connection %s is not SAML: %w", connID, store.ErrNotFound)
+	}
+	sp, err := s.serviceProvider(ctx, s.Store, c.Connection, false)
+	if err != nil {
+		return nil, err
+	}
+	// The next SP key is published beside the active one.
+	keys, err := s.loadSPKeys(c.Connection, s.now())
+	if err != nil || keys.next == nil || keys.cert == nil {
+		return ssosaml.Metadata(sp)
+	}
+	return ssosaml.Metadata(sp, keys.next)
+}
+
+// replayCache is crewjam's AssertionReplayCache for one request. crewjam
+// calls Consume once the assertion is valid; the IDs are kept here and
+// recorded in the database in the transaction that issues the code (see
+// succeed), so a replay is refused on every node and the login costs one
+// write transaction, not two. Of two concurrent posts of one assertion,
+// the second insert conflicts and that login fails as a replay.
+type replayCache struct {
+	prefix string
+	keys   []replayKey
+}
+
+type replayKey struct {
+	key     string
+	expires time.Time
+}
+
+// Consume implements crewjam's AssertionReplayCache.
+func (r *replayCache) Consume(assertionID string, expiresAt time.Time) error {
+	r.keys = append(r.keys, replayKey{r.prefix + assertionID, expiresAt})
+	return nil
+}
+
+// errReplayed aborts the code transaction when an assertion ID is taken.
+var errReplayed = errors.New("assertion already used")
+
+// ACS handles a SAML Response posted to a connection's ACS. An answer to a
+// login we started must come from the browser that started it.
+func (s *Service) ACS(ctx context.Context, connID, samlResponse, relayState, ip, ua string, browser Browser) (o Outcome) {
+	conn, err := s.Store.GetConnection(ctx, connID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return Outcome{ErrorCode: "server_error", Err: failure.New(failure.InternalError, err)}
+	}
+	if err != nil || conn.Protocol != store.ProtocolSAML {
+		return Outcome{ErrorCode: "connection_invalid", Err: failure.Newf(failure.ConnectionInvalid, "no SAML connection %q", connID)}
+	}
+	// Find the login this answers. A RelayState we did not issue may be an
+	// IdP's own (IdP-initiated); it is then ignored.
+	var req *store.SSORequest
+	if relayState != "" && len(relayState) <= 80 {
+		r, err := s.Store.TakeSSORequest(ctx, relayState)
+		switch {
+		case err == nil:
+			req = &r
+		case !errors.Is(err, store.ErrNotFound):
+			return s.samlFail(ctx, conn, nil, ip, ua, failure.New(failure.InternalError, err))
+		}
+	}
+	// A response to a login we started names it in InResponseTo even when
+	// the IdP drops RelayState: it is bound to the browser all the same.
+	if req == nil {
+		if raw, err := ssosaml.DecodeResponse(samlResponse); err == nil {
+			if id := ssosaml.InResponseTo(raw); id != "" && len(id) <= 80 {
+				r, err := s.Store.TakeSSORequest(ctx, id)
+				switch {
+				case err == nil:
+					req = &r
+				case !errors.Is(err, store.ErrNotFound):
+					return s.samlFail(ctx, conn, nil, ip, ua, failure.New(failure.InternalError, err))
+				}
+			}
+		}
+	}
+	if req != nil {
+		defer func() { o.Unbind = req.ID }()
+	}
+	if req != nil && (req.ConnectionID != conn.ID || s.now().After(req.ExpiresAt)) {
+		return s.samlFail(ctx, conn, req, ip, ua, failure.Newf(failure.RequestUnknown, "the sign-in request expired or belongs to another connection"))
+	}
+	// The response's InResponseTo must be req.ID (checked with the
+	// signature below), so this binds the login it answers to the browser.
+	if req != nil {
+		if f := checkBrowser(*req, browser); f != nil {
+			return s.samlFail(ctx, conn, req, ip, ua, f)
+		}
+	}
+	if conn.State != store.ConnectionActive {
+		return s.samlFail(ctx, conn, req, ip, ua, failure.Newf(failure.ConnectionInactive, "connection is %s", conn.State))
+	}
+	if req == nil && !conn.SAML.AllowIdPInitiated {
+		code := failure.IdPInitiatedOff
+		if relayState != "" {
+			code = failure.RequestUnknown
+		}
+		return s.samlFail(ctx, conn, nil, ip, ua, failure.Newf(code, ""))
+	}
+	raw, err := ssosaml.DecodeResponse(samlResponse)
+	if err != nil {
+		return s.samlFail(ctx, conn, req, ip, ua, asFailure(err))
+	}
+	sp, err := s.serviceProvider(ctx, s.Store, conn, req != nil)
+	if err != nil {
+		return s.samlFail(ctx, conn, req, ip, ua, failure.New(failure.InternalError, err))
+	}
+	var ids []string
+	if req != nil {
+		ids = []string{req.ID}
+	}
+	assertion, err := s.SAML.Validate(sp, raw, ids, conn.SAML.EncryptAssertions)
+	if f := asFailureOrNil(err); f != nil && f.Code == failure.CertificateUnknown {
+		// The IdP may have rolled its key: when its metadata now publishes
+		// the certificate, trust it and validate this very response again.
+		if fresh, ok := s.recoverUnknownCertificate(ctx, conn, raw, f); ok {
+			conn = fresh
+			if sp, err = s.serviceProvider(ctx, s.Store, conn, req != nil); err != nil {
+				return s.samlFail(ctx, conn, req, ip, ua, failure.New(failure.InternalError, err))
+			}
+			assertion, err = s.SAML.Validate(sp, raw, ids, conn.SAML.EncryptAssertions)
+		}
+	}
+	if err != nil {
+		return s.samlFail(ctx, conn, req, ip, ua, asFailure(err))
+	}
+	prof, ferr := s.samlProfile(conn, assertion)
+	if ferr != nil {
+		return s.samlFail(ctx, conn, req, ip, ua, ferr)
+	}
+	rc, _ := sp.ReplayCache.(*replayCache)
+	if rc == nil || len(rc.keys) == 0 {
+		// crewjam always consumes a valid assertion; refuse rather than
+		// accept one that could be replayed.
+		return s.samlFail(ctx, conn, req, ip, ua, failure.New(failure.InternalError, errors.New("assertion ID not recorded")))
+	}
+	return s.succeed(ctx, conn, req, prof, ip, ua, rc.keys)
+}
+
+func asFailureOrNil(err error) *failure.Error {
+	if err == nil {
+		return nil
+	}
+	return asFailure(err)
+}
+
+func asFailure(err error) *failure.Error {
+	if f, ok := failure.As(err); ok {
+		return f
+	}
+	return failure.New(failure.InternalError, err)
+}
+
+// landing returns where a login without a stored request (IdP-initiated)
+// lands: the connection's default redirect URI while it is still on the
+// allow-list (it may have been removed since it was set), else the
+// install's.
+func (s *Service) landing(ctx context.Context, conn store.Connection) string {
+	if d := conn.SAML.DefaultRedirectURI; d != "" {
+		if s.redirectAllowed(ctx, d) {
+			return d
+		}
+		if s.Log != nil {
+			s.Log.WarnContext(ctx, "connection default_redirect_uri is no longer on the allow-list; using the default redirect URI",
+				"connection_id", conn.ID, "default_redirect_uri", d)
+		}
+	}
+	return s.DefaultRedirectURI(ctx)
+}
+
+func (s *Service) samlFail(ctx context.Context, conn store.Connection, req *store.SSORequest, ip, ua string, f *failure.Error) Outcome {
+	s.recordFailure(ctx, conn, ip, ua, f)
+	o := Outcome{ErrorCode: oauthErrorCode(f.Code), Err: f}
+	if req != nil {
+		o.RedirectURI, o.State = req.RedirectURI, req.State
+	} else if f.Code != failure.ConnectionInvalid {
+		o.RedirectURI = s.landing(ctx, conn)
+	}
+	return o
+}
+
+// oauthErrorCode is the error= value sent to the host app.
+func oauthErrorCode(c failure.Code) string {
+	switch c {
+	case failure.ConnectionInvalid, failure.ConnectionInactive:
+		return "connection_invalid"
+	case failure.InternalError:
+		return "server_error"
+	case failure.IdPErrorStatus:
+		return "access_denied"
+	}
+	return "invalid_grant" // the IdP's answer was refused
+}
+
+// RecordACSFailure records a failure found before the ACS could read the
+// request (for example an oversized form), if the connection exists.
+func (s *Service) RecordACSFailure(ctx context.Context, connID, ip, ua string, f *failure.Error) {
+	if conn, err := s.Store.GetConnection(ctx, connID); err == nil {
+		s.recordFailure(ctx, conn, ip, ua, f)
+	}
+}
