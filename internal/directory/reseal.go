@@ -12,26 +12,19 @@ import (
 // guarantees), and returns how many it rewrote.
 func (s *Service) Reseal(ctx context.Context) (int, error) {
 	n := 0
-	p := store.Page{Limit: 100, Order: store.Asc}
-	for {
-		dirs, info, err := s.Store.ListDirectories(ctx, store.DirectoryFilter{}, p)
-		if err != nil {
-			return n, fmt.Errorf("list directories: %w", err)
+	err := store.EachPage(func(p store.Page) ([]store.Directory, store.PageInfo, error) {
+		return s.Store.ListDirectories(ctx, store.DirectoryFilter{}, p)
+	}, func(d store.Directory) error {
+		done, err := s.Sealer.ResealWith(d.Google, d.ID+"/google", func(old, new string) (bool, error) {
+			return s.Store.ReplaceSealed(ctx, store.SealedDirectoryGoogle, d.ID, old, new)
+		})
+		if done {
+			n++
 		}
-		for _, d := range dirs {
-			done, err := s.Sealer.ResealWith(d.Google, d.ID+"/google", func(old, new string) (bool, error) {
-				return s.Store.ReplaceSealed(ctx, store.SealedDirectoryGoogle, d.ID, old, new)
-			})
-			if err != nil {
-				return n, err
-			}
-			if done {
-				n++
-			}
-		}
-		if info.After == "" {
-			return n, nil
-		}
-		p.After = info.After
+		return err
+	})
+	if err != nil {
+		return n, fmt.Errorf("reseal directories: %w", err)
 	}
+	return n, nil
 }

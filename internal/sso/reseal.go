@@ -8,43 +8,39 @@ import (
 )
 
 // Reseal seals every connection secret (every SP key of the set, OIDC
-// client secrets) that
-// is not yet under the current master key again under it, and returns how
-// many it rewrote. It is safe to run while other nodes serve logins (each
-// value is swapped by compare-and-set) and to run again after an
-// interruption (current values are skipped).
+// client secrets) that is not yet under the current master key again under
+// it, and returns how many it rewrote. It is safe to run while other nodes
+// serve logins (each value is swapped by compare-and-set) and to run again
+// after an interruption (current values are skipped).
 func (s *Service) Reseal(ctx context.Context) (int, error) {
 	n := 0
-	p := store.Page{Limit: 100, Order: store.Asc}
-	for {
-		conns, info, err := s.Store.ListConnections(ctx, store.ConnectionFilter{}, p)
-		if err != nil {
-			return n, fmt.Errorf("list connections: %w", err)
+	err := store.EachPage(func(p store.Page) ([]store.Connection, store.PageInfo, error) {
+		return s.Store.ListConnections(ctx, store.ConnectionFilter{}, p)
+	}, func(c store.Connection) error {
+		sealed := []string{c.SAML.SPKeySealed} // a connection from before SP key sets
+		for _, k := range c.SAML.SPKeys {
+			sealed = append(sealed, k.KeySealed)
 		}
-		for _, c := range conns {
-			replace := func(old, new string) (bool, error) {
+		labels := make([]string, len(sealed))
+		for i := range labels {
+			labels[i] = spKeyAAD(c.ID)
+		}
+		sealed, labels = append(sealed, c.OIDC.ClientSecretSealed), append(labels, c.ID+"/oidc_client_secret")
+		for i, v := range sealed {
+			done, err := s.Sealer.ResealWith(v, labels[i], func(old, new string) (bool, error) {
 				return s.Store.ReplaceSealed(ctx, store.SealedConnectionConfig, c.ID, old, new)
+			})
+			if err != nil {
+				return err
 			}
-			values := []struct{ sealed, label string }{
-				{c.SAML.SPKeySealed, spKeyAAD(c.ID)}, // a connection from before SP key sets
-				{c.OIDC.ClientSecretSealed, c.ID + "/oidc_client_secret"},
-			}
-			for _, k := range c.SAML.SPKeys {
-				values = append(values, struct{ sealed, label string }{k.KeySealed, spKeyAAD(c.ID)})
-			}
-			for _, v := range values {
-				done, err := s.Sealer.ResealWith(v.sealed, v.label, replace)
-				if err != nil {
-					return n, err
-				}
-				if done {
-					n++
-				}
+			if done {
+				n++
 			}
 		}
-		if info.After == "" {
-			return n, nil
-		}
-		p.After = info.After
+		return nil
+	})
+	if err != nil {
+		return n, fmt.Errorf("reseal connections: %w", err)
 	}
+	return n, nil
 }

@@ -137,3 +137,24 @@ type Idempotency interface {
 	// DeleteIdempotencyBefore drops the records created before t.
 	DeleteIdempotencyBefore(ctx context.Context, t time.Time) error
 }
+
+// EachPage calls fn for every item of a list read page by page in ID order
+// (oldest first), until fn or a read fails.
+func EachPage[T any](list func(p Page) ([]T, PageInfo, error), fn func(T) error) error {
+	p := Page{Limit: 100, Order: Asc}
+	for {
+		items, info, err := list(p)
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			if err := fn(it); err != nil {
+				return err
+			}
+		}
+		if info.After == "" {
+			return nil
+		}
+		p.After = info.After
+	}
+}
