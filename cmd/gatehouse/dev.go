@@ -138,7 +138,7 @@ func dev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	printBanner(stdout, a, cfg.APIKey)
 	fmt.Fprintf(stdout, "\n  Try a login:  %s/demo/\n", cfg.BaseURL)
 	fmt.Fprintf(stdout, "  Admin Portal: %s/demo/settings (or %s/demo/admin-portal for a fresh one-time link)\n", cfg.BaseURL, cfg.BaseURL)
-	fmt.Fprintf(stdout, "  Test IdPs:    %s/testidp/saml/ (SAML), %s/testidp/oidc (OIDC)\n", cfg.BaseURL, cfg.BaseURL)
+	fmt.Fprintf(stdout, "  Test IdPs:    %s/testidp/saml/ (SAML), %s/testidp/oidc/ (OIDC)\n", cfg.BaseURL, cfg.BaseURL)
 	fmt.Fprintf(stdout, "                users: alice@example.com / alice, bob@example.com / bob\n")
 	fmt.Fprintf(stdout, "  Demo Corp:    %s   SAML connection: %s\n", org.ID, conn.ID)
 	fmt.Fprintf(stdout, "  Demo OIDC:    %s   OIDC connection: %s\n", oidcOrg.ID, oidcConn.ID)
