@@ -146,3 +146,64 @@ func TestUnknownCertificateRecheckIsLimited(t *testing.T) {
 		t.Errorf("%d renewal notices for 5 different forged certificates, want the daily cap of 3", len(notices))
 	}
 }
+
+// TestFailedMetadataFetchKeepsCertificates: when the IdP's metadata URL
+// fails (an error status, then a document that is not metadata), the
+// connection keeps its certificates and keeps working, and shows the error
+// and the time of the last good fetch.
+func TestFailedMetadataFetchKeepsCertificates(t *testing.T) {
+	for _, backend := range backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, backend)
+			idp := e.samlIdP(testidp.SAMLOptions{})
+			var broken atomic.Value
+			broken.Store("")
+			md := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch broken.Load() {
+				case "status":
+					http.Error(w, "upstream down", http.StatusBadGateway)
+				case "garbage":
+					w.Write([]byte("<html>maintenance</html>"))
+				default:
+					w.Write(idp.MetadataXML())
+				}
+			}))
+			t.Cleanup(md.Close)
+			conn := e.samlConnection(idp, map[string]any{"idp_metadata_url": md.URL})
+			var before struct {
+				SAML struct {
+					MetadataFetchedAt string `json:"metadata_fetched_at"`
+				} `json:"saml"`
+			}
+			e.api("GET", "/connections/"+conn.ID, nil, 200, &before)
+			for _, mode := range []string{"status", "garbage"} {
+				broken.Store(mode)
+				c := must[store.Connection](t)(e.srv.Store.GetConnection(context.Background(), conn.ID))
+				e.srv.SSO.RefreshMetadata(context.Background(), c)
+				var after struct {
+					State string `json:"state"`
+					SAML  struct {
+						MetadataFetchedAt string `json:"metadata_fetched_at"`
+						MetadataError     string `json:"metadata_error"`
+						IdPCertificates   []struct {
+							Fingerprint string `json:"fingerprint"`
+							RetireAt    string `json:"retire_at"`
+						} `json:"idp_certificates"`
+					} `json:"saml"`
+				}
+				e.api("GET", "/connections/"+conn.ID, nil, 200, &after)
+				if after.State != "active" || len(after.SAML.IdPCertificates) != 1 || after.SAML.IdPCertificates[0].RetireAt != "" {
+					t.Fatalf("%s: the connection lost its certificate: %+v", mode, after)
+				}
+				if after.SAML.MetadataError == "" || after.SAML.MetadataFetchedAt != before.SAML.MetadataFetchedAt {
+					t.Errorf("%s: error %q, last good fetch %q (was %q)", mode, after.SAML.MetadataError,
+						after.SAML.MetadataFetchedAt, before.SAML.MetadataFetchedAt)
+				}
+				r := must[string](t)(idp.Response(testidp.ResponseOptions{ServiceProvider: conn.SAML.SPEntityID, User: alice}))
+				if q := callback(t, e.post(conn.SAML.ACSURL, url.Values{"SAMLResponse": {r}})); q.Get("code") == "" {
+					t.Fatalf("%s: login refused after a failed fetch: %v", mode, q)
+				}
+			}
+		})
+	}
+}
