@@ -91,8 +91,8 @@ type streamView struct {
 	logstream.JSON
 	Synced, ErrorAt time.Time
 	Title           string
-	Settings []setting
-	Test     *testView
+	Settings        []setting
+	Test            *testView
 }
 
 type setting struct{ Name, Value string }
