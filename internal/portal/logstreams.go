@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -91,6 +92,7 @@ type streamView struct {
 	logstream.JSON
 	Synced, ErrorAt time.Time
 	Title           string
+	Target          string // where it sends: host, bucket or site
 	Settings        []setting
 	Test            *testView
 }
@@ -131,22 +133,32 @@ func (h *Handler) renderLogStreams(w http.ResponseWriter, r *http.Request, s Ses
 	data := logStreamsData{Types: lsTypes, Form: form}
 	for _, ls := range rows {
 		v := streamView{JSON: ls.JSON(), Title: ls.Type, Synced: ls.LastSyncedAt, ErrorAt: ls.LastErrorAt}
-		if t, ok := lsTypeOf(ls.Type); ok {
+		t, _ := lsTypeOf(ls.Type)
+		if t.Title != "" {
 			v.Title = t.Title
+		}
+		label := map[string]string{}
+		for _, f := range t.Fields {
+			label[f.Name] = f.Label
 		}
 		for k, val := range v.Config {
 			switch x := val.(type) {
 			case map[string]string:
 				for name, hv := range x {
-					v.Settings = append(v.Settings, setting{"header " + name, hv})
+					v.Settings = append(v.Settings, setting{"Header " + name, hv})
 				}
 			case bool:
-				v.Settings = append(v.Settings, setting{k, map[bool]string{true: "yes", false: "no"}[x]})
+				v.Settings = append(v.Settings, setting{label[k], map[bool]string{true: "yes", false: "no"}[x]})
 			default:
-				v.Settings = append(v.Settings, setting{k, fmt.Sprint(x)})
+				name := label[k]
+				if name == "" {
+					name = k
+				}
+				v.Settings = append(v.Settings, setting{name, fmt.Sprint(x)})
 			}
 		}
 		sort.Slice(v.Settings, func(i, j int) bool { return v.Settings[i].Name < v.Settings[j].Name })
+		v.Target = target(v.Config)
 		if ls.ID == testID {
 			v.Test = test
 		}
@@ -244,4 +256,17 @@ func (h *Handler) deleteLogStream(w http.ResponseWriter, r *http.Request, s Sess
 	}
 	http.Redirect(w, r, "/portal/log-streams?done=stream-removed", http.StatusSeeOther)
 	return nil
+}
+
+// target names where a stream sends, to tell streams of one type apart.
+func target(cfg map[string]any) string {
+	for _, k := range []string{"url", "bucket", "endpoint", "site"} {
+		if s, _ := cfg[k].(string); s != "" {
+			if u, err := url.Parse(s); err == nil && u.Host != "" {
+				return u.Host
+			}
+			return s
+		}
+	}
+	return ""
 }
