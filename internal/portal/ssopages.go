@@ -230,6 +230,10 @@ func (h *Handler) ssoTest(w http.ResponseWriter, r *http.Request, s Session) err
 	if err != nil {
 		return err
 	}
+	// The IdP's answer must come back to this browser (login CSRF check).
+	if o.BindSecret != "" {
+		http.SetCookie(w, sso.LoginCookie(h.Svc.BaseURL, o.BindRequestID, o.BindSecret, int(sso.RequestLifetime.Seconds())))
+	}
 	switch {
 	case o.Page != nil:
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -253,8 +253,14 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, o Outcome) {
 // same site) it is SameSite=Lax, which same-site posts and the OIDC
 // callback's top-level GET carry.
 func (h *Handler) loginCookie(requestID, secret string, maxAge int) *http.Cookie {
+	return LoginCookie(h.Svc.BaseURL, requestID, secret, maxAge)
+}
+
+// LoginCookie is loginCookie for a base URL: the Admin Portal's test
+// sign-in starts logins too and must bind them the same way.
+func LoginCookie(baseURL, requestID, secret string, maxAge int) *http.Cookie {
 	c := &http.Cookie{Name: LoginCookieName(requestID), Value: secret, Path: "/sso/", MaxAge: maxAge, HttpOnly: true, SameSite: http.SameSiteLaxMode}
-	if u, err := url.Parse(h.Svc.BaseURL); err == nil {
+	if u, err := url.Parse(baseURL); err == nil {
 		c.Path = strings.TrimSuffix(u.Path, "/") + "/sso/"
 		if u.Scheme == "https" {
 			c.Secure, c.SameSite = true, http.SameSiteNoneMode
