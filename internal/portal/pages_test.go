@@ -2,14 +2,17 @@ package portal_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/app/apptest"
+	"github.com/gatehouse-dev/gatehouse/internal/logstream"
 	"github.com/gatehouse-dev/gatehouse/internal/portal"
 )
 
@@ -128,5 +131,38 @@ func TestLogStreamForm(t *testing.T) {
 	}
 	if strings.Contains(body, secret) {
 		t.Error("the stream list shows the token")
+	}
+}
+
+// TestLogStreamInError: a stream the delivery engine marked as failing
+// shows the Error state and its last error (code, plain message with the
+// fix); a successful delivery later shows as the last delivery.
+func TestLogStreamInError(t *testing.T) {
+	s := apptest.Start(t, "sqlite")
+	org := newOrg(t, s, "Acme")
+	ctx := context.Background()
+	ls, err := s.LogStreams.Create(ctx, logstream.CreateInput{OrganizationID: org.ID, Type: logstream.TypeSplunk,
+		Config: map[string]json.RawMessage{"url": json.RawMessage(`"https://splunk.acme.example:8088"`), "token": json.RawMessage(`"hec-token-0123456789"`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const text = "Splunk refused the credentials (wrong or revoked key or token) (HTTP 403). Check the HEC token."
+	at := time.Date(2026, 3, 4, 5, 6, 0, 0, time.UTC)
+	if err := s.Store.RecordLogStreamDelivery(ctx, ls.ID, at, "unauthorized", text); err != nil {
+		t.Fatal(err)
+	}
+	c := openPortal(t, s, org.ID, "log_streams")
+	_, body := c.get("/portal/log-streams")
+	for _, want := range []string{`pill-bad">Error`, "Last delivery error", "unauthorized", "Check the HEC token.", "4 Mar 2026, 05:06 UTC", "Nothing delivered yet"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("errored stream: page lacks %q", want)
+		}
+	}
+	if err := s.Store.RecordLogStreamDelivery(ctx, ls.ID, at.Add(time.Hour), "", ""); err != nil {
+		t.Fatal(err)
+	}
+	_, body = c.get("/portal/log-streams")
+	if !strings.Contains(body, `pill-ok">Active`) || !strings.Contains(body, "4 Mar 2026, 06:06 UTC") {
+		t.Errorf("after a delivery the stream is not active with its last delivery:\n%.3000s", body)
 	}
 }
