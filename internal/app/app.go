@@ -187,7 +187,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 	}
 	(&logstream.Handler{Svc: a.LogStreams}).Routes(r)
 	a.Portal = &portal.Service{Store: st, Orgs: a.Orgs, BaseURL: cfg.BaseURL, Log: log}
-	(&portal.Handler{Svc: a.Portal, Orgs: a.Orgs, SSO: a.SSO, Directories: a.Directories, Brand: cfg.Portal,
+	(&portal.Handler{Svc: a.Portal, Orgs: a.Orgs, SSO: a.SSO, Directories: a.Directories, LogStreams: a.LogStreams, Brand: cfg.Portal,
 		FlushSCIMLog: a.SCIMLog.Flush, SyncNow: gsync.SyncNow,
 		Secure: strings.HasPrefix(cfg.BaseURL, "https://"), Log: log}).Routes(r)
 

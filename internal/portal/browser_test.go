@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -30,6 +31,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/app/apptest"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
+	"github.com/gatehouse-dev/gatehouse/internal/portal"
 	"github.com/gatehouse-dev/gatehouse/internal/sso/failure"
 	"github.com/gatehouse-dev/gatehouse/internal/testidp"
 	"github.com/workos/workos-go/v7"
@@ -206,6 +208,25 @@ func (b *browser) shoot(name string) {
 	}
 }
 
+// newBrowser starts headless Chromium with one tab, closed when t ends.
+func newBrowser(t *testing.T, chrome string) *browser {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(filepath.Join(t.TempDir(), "chromium")), chromedp.WindowSize(1280, 900))
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(acancel)
+	bctx, bcancel := chromedp.NewContext(actx)
+	t.Cleanup(bcancel)
+	bctx, tcancel := context.WithTimeout(bctx, 7*time.Minute)
+	t.Cleanup(tcancel)
+	b := &browser{t: t, ctx: bctx, dir: artifactDir(t), axed: map[string]bool{}}
+	t.Logf("screenshots: %s", b.dir)
+	return b
+}
+
 // signInAtIdP completes the test IdP's login form, if it shows one.
 func (b *browser) signInAtIdP(email, password string) {
 	b.t.Helper()
@@ -263,19 +284,8 @@ func TestPortalInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(filepath.Join(t.TempDir(), "chromium")), chromedp.WindowSize(1280, 900))
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer acancel()
-	bctx, bcancel := chromedp.NewContext(actx)
-	defer bcancel()
-	bctx, tcancel := context.WithTimeout(bctx, 7*time.Minute)
-	defer tcancel()
-	b := &browser{t: t, ctx: bctx, dir: artifactDir(t), axed: map[string]bool{}}
-	t.Logf("screenshots: %s", b.dir)
+	b := newBrowser(t, chrome)
+	bctx := b.ctx
 
 	// The link opens the menu on a clean URL.
 	b.do("open link", chromedp.Navigate(link.Link), chromedp.WaitVisible(`.menu`))
@@ -459,4 +469,82 @@ func TestPortalInBrowser(t *testing.T) {
 		t.Errorf("active users count = %q", b.text("#count-active"))
 	}
 	b.shoot("dsync-users")
+
+}
+
+// TestLogStreamsInBrowser: an IT admin adds an HTTPS log stream pointing at
+// a local receiver and tests it (success), adds one whose receiver refuses
+// the credentials (the plain failure and its fix), pauses and deletes it.
+func TestLogStreamsInBrowser(t *testing.T) {
+	chrome := chromiumPath(t)
+	s := apptest.Start(t, "sqlite", func(c *config.Config) {
+		c.Portal = config.Portal{Name: "Acme Cloud", AccentColor: "#4f46e5", SupportEmail: "support@acme-cloud.example"}
+	})
+	org := newOrg(t, s, "Acme Corp")
+	link, err := s.Portal.GenerateLink(context.Background(), portal.LinkInput{Organization: org.ID, Intent: "log_streams"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, chrome)
+	bctx := b.ctx
+	b.do("open link", chromedp.Navigate(link), chromedp.WaitVisible(`#add-h`))
+	if loc := b.location(); loc != s.URL+"/portal/log-streams" {
+		t.Errorf("the log_streams intent lands on %q", loc)
+	}
+	b.shoot("log-streams-empty")
+
+	// Log streams: an HTTPS stream to a local receiver tests fine; one to a
+	// receiver that refuses the credentials shows why, and the fix.
+	got := make(chan string, 16)
+	okSink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, _ := io.ReadAll(r.Body)
+		got <- r.Header.Get("Authorization") + " " + string(raw)
+	}))
+	t.Cleanup(okSink.Close)
+	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "bad token", http.StatusUnauthorized)
+	}))
+	t.Cleanup(refusing.Close)
+	addStream := func(url, header string) {
+		b.do("add stream", chromedp.Navigate(s.URL+"/portal/log-streams"), chromedp.WaitVisible(`#add-h`),
+			chromedp.Click(`details:has(input[value="GenericHttps"]) summary`), chromedp.WaitVisible(`#ls-GenericHttps-url`),
+			chromedp.SendKeys(`#ls-GenericHttps-url`, url), chromedp.SendKeys(`#ls-GenericHttps-header_name`, "Authorization"),
+			chromedp.SendKeys(`#ls-GenericHttps-header_value`, header))
+		if !b.axed["log-streams-form"] {
+			b.shoot("log-streams-form")
+		}
+		b.do("submit stream", chromedp.Click(`details:has(input[value="GenericHttps"]) button[type=submit]`))
+		b.waitURL("done=stream-added")
+	}
+	addStream(okSink.URL+"/in", "Bearer siem-token-0123456789")
+	b.shoot("log-streams-added")
+	b.do("test stream", chromedp.Click(`article.item:nth-of-type(1) form[action$="/test"] button`), chromedp.WaitVisible(`[data-test-result]`))
+	if txt := b.text(`[data-test-result]`); !strings.Contains(txt, "Test event delivered") {
+		t.Errorf("test of a working stream: %q", txt)
+	}
+	if req := <-got; !strings.HasPrefix(req, "Bearer siem-token-0123456789 ") || !strings.Contains(req, "log_stream.test") {
+		t.Errorf("the receiver got %q", req)
+	}
+	if txt := b.text("main"); strings.Contains(txt, "siem-token-0123456789") || !strings.Contains(txt, "••••6789") {
+		t.Errorf("the header value is not masked: %q", txt)
+	}
+	addStream(refusing.URL+"/in", "Bearer revoked-token")
+	b.do("test refused stream", chromedp.Click(`article.item:nth-of-type(2) form[action$="/test"] button`),
+		chromedp.WaitVisible(`[data-test-result="failed"]`))
+	if txt := b.text(`[data-test-result="failed"]`); !strings.Contains(txt, "refused the credentials") || !strings.Contains(txt, "HTTP 401") ||
+		!strings.Contains(txt, "How to fix it") {
+		t.Errorf("test of a refused stream: %q", txt)
+	}
+	b.shoot("log-streams-test-failure")
+	b.do("pause", chromedp.Click(`article.item:nth-of-type(2) form[action$="/state"] button`))
+	b.waitURL("done=stream-paused")
+	if txt := b.text(`article.item:nth-of-type(2)`); !strings.Contains(txt, "Paused") || !strings.Contains(txt, "Resume") {
+		t.Errorf("paused stream: %q", txt)
+	}
+	b.shoot("log-streams")
+	b.do("delete", chromedp.Click(`article.item:nth-of-type(2) form[action$="/delete"] button`))
+	b.waitURL("done=stream-removed")
+	if n, _ := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll("article.item").length`)); n != 1 {
+		t.Errorf("after deleting one of two streams %d are listed", n)
+	}
 }

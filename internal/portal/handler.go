@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/directory"
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
+	"github.com/gatehouse-dev/gatehouse/internal/logstream"
 	"github.com/gatehouse-dev/gatehouse/internal/organization"
 	"github.com/gatehouse-dev/gatehouse/internal/sso"
 )
@@ -35,6 +36,7 @@ type Handler struct {
 	Orgs        *organization.Service
 	SSO         *sso.Service
 	Directories *directory.Service
+	LogStreams  *logstream.Service
 	// FlushSCIMLog writes buffered SCIM request log entries, so the page
 	// shows the latest; SyncNow pulls a Google Workspace directory now.
 	FlushSCIMLog func(ctx context.Context)
@@ -61,6 +63,7 @@ func (h *Handler) Routes(r api.Router) {
 	h.certificateRoutes(r)
 	h.ssoRoutes(r)
 	h.directoryRoutes(r)
+	h.logStreamRoutes(r)
 }
 
 // sessionFunc is a page handler with its session.
@@ -250,6 +253,8 @@ func noticeText(done string) string {
 		"cert-removed": "Certificate removed.", "conn-created": "Connection created. Follow the steps below to finish it.",
 		"conn-saved": "Identity provider details saved.", "policy-saved": "SSO policy saved.", "conn-activated": "Connection activated.",
 		"conn-deactivated": "Connection deactivated.", "dir-created": "Directory created.", "sync-started": "Sync finished.",
+		"stream-added": "Log stream added. Send a test event to check it.", "stream-paused": "Log stream paused.",
+		"stream-resumed": "Log stream resumed.", "stream-removed": "Log stream removed.",
 	}[done]
 }
 

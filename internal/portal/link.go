@@ -67,7 +67,9 @@ func intentPath(intent string) string {
 		return "domains"
 	case "certificate_renewal":
 		return "certificates"
+	case "log_streams":
+		return "log-streams"
 	}
-	// log_streams and audit_logs have no page yet: the menu says so.
+	// audit_logs has no page yet: the menu opens.
 	return ""
 }

@@ -2,6 +2,7 @@ package portal_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/app/apptest"
 	"github.com/gatehouse-dev/gatehouse/internal/directory"
+	"github.com/gatehouse-dev/gatehouse/internal/logstream"
 	"github.com/gatehouse-dev/gatehouse/internal/organization"
 	"github.com/gatehouse-dev/gatehouse/internal/sso"
 	"github.com/gatehouse-dev/gatehouse/internal/store/storetest"
@@ -23,6 +25,7 @@ type fixture struct {
 	conn   sso.Connection
 	dir    string
 	token  string // the directory token's ID
+	stream string // a log stream's ID
 }
 
 func setUp(t *testing.T, s *apptest.Server, name, connName string) fixture {
@@ -58,6 +61,12 @@ func setUp(t *testing.T, s *apptest.Server, name, connName string) fixture {
 		t.Fatal(err)
 	}
 	f.token = tok.ID
+	ls, err := s.LogStreams.Create(ctx, logstream.CreateInput{OrganizationID: f.org.ID, Type: logstream.TypeGenericHTTPS,
+		Config: map[string]json.RawMessage{"url": json.RawMessage(`"http://127.0.0.1:9/` + strings.ToLower(name) + `"`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.stream = ls.ID
 	return f
 }
 
@@ -91,6 +100,9 @@ func TestOrganizationIsolation(t *testing.T) {
 				"GET /portal/directory-sync/{id}":                       {"/portal/directory-sync/" + bb.dir, nil},
 				"POST /portal/directory-sync/{id}/token":                {"/portal/directory-sync/" + bb.dir + "/token", url.Values{}},
 				"POST /portal/directory-sync/{id}/sync":                 {"/portal/directory-sync/" + bb.dir + "/sync", url.Values{}},
+				"POST /portal/log-streams/{id}/test":                    {"/portal/log-streams/" + bb.stream + "/test", url.Values{}},
+				"POST /portal/log-streams/{id}/state":                   {"/portal/log-streams/" + bb.stream + "/state", url.Values{"state": {"inactive"}}},
+				"POST /portal/log-streams/{id}/delete":                  {"/portal/log-streams/" + bb.stream + "/delete", url.Values{}},
 				// A state made for B's connection by A's session is still A's:
 				// the code it carries must belong to A's organization.
 				"GET " + sso.PortalTestCallbackPath: {sso.PortalTestCallbackPath + "?state=" + bb.conn.ID + ".forged&code=x", nil},
@@ -109,13 +121,15 @@ func TestOrganizationIsolation(t *testing.T) {
 				"POST /portal/sso/policy":     {"/portal/sso/policy", url.Values{"policy": {"optional"}}},
 				"GET /portal/directory-sync":  {"/portal/directory-sync", nil},
 				"POST /portal/directory-sync": {"/portal/directory-sync", url.Values{"type": {"generic scim v2.0"}}},
+				"GET /portal/log-streams":     {"/portal/log-streams", nil},
+				"POST /portal/log-streams":    {"/portal/log-streams", url.Values{"type": {"GenericHttps"}, "GenericHttps.url": {"http://127.0.0.1:9/two"}}},
 			}
 			// Routes with no organization data at all.
 			public := map[string]bool{
 				"POST /portal/generate_link": true, "GET /portal/launch": true, "GET /portal/static/": true,
 				"GET /portal/brand.css": true, "POST /portal/sign-out": true,
 			}
-			bMarkers := []string{"Bravo", bb.name, bb.conn.ID, bb.dir, bb.domain}
+			bMarkers := []string{"Bravo", bb.name, bb.conn.ID, bb.dir, bb.domain, bb.stream, "/bravo"}
 			seen := 0
 			for _, r := range s.Routes() {
 				if !strings.Contains(r.Pattern, " /portal/") {
@@ -176,6 +190,9 @@ func TestOrganizationIsolation(t *testing.T) {
 			if err != nil || len(toks) != 1 || toks[0].ID != bb.token {
 				t.Errorf("B's directory tokens changed: %v %+v", err, toks)
 			}
+			if ls, err := s.LogStreams.Get(ctx, bb.org.ID, bb.stream); err != nil || ls.State != "active" {
+				t.Errorf("B's log stream changed: %v %+v", err, ls.LogStream)
+			}
 		})
 	}
 }
@@ -208,6 +225,9 @@ func TestCSRF(t *testing.T) {
 		if strings.HasPrefix(path, "/portal/directory-sync/") {
 			path = strings.Replace(path, a.domain, a.dir, 1)
 		}
+		if strings.HasPrefix(path, "/portal/log-streams/") {
+			path = strings.Replace(path, a.domain, a.stream, 1)
+		}
 		for _, tc := range []struct{ name, token string }{{"no token", ""}, {"another session's token", other}, {"garbage", "x"}} {
 			status, body := c.post(path, url.Values{"domain": {"csrf.example"}, "state": {"inactive"}}, tc.token)
 			if status != http.StatusForbidden || !strings.Contains(body, "This form has expired") {
@@ -221,6 +241,9 @@ func TestCSRF(t *testing.T) {
 	}
 	if conn, _ := s.SSO.GetFor(ctx, a.org.ID, a.conn.ID); conn.State != "active" || len(conn.Certificates) != 2 {
 		t.Errorf("connection changed without a CSRF token: %+v", conn)
+	}
+	if ls, err := s.LogStreams.Get(ctx, a.org.ID, a.stream); err != nil || ls.State != "active" {
+		t.Errorf("log stream changed without a CSRF token: %v %+v", err, ls.LogStream)
 	}
 	if status, _ := c.get("/portal/sign-out"); status == http.StatusOK {
 		t.Errorf("GET sign-out: %d, want a refusal", status)

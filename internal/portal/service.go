@@ -1,7 +1,7 @@
 // Package portal is the Admin Portal: one-time links that the host app
 // generates (POST /portal/generate_link), the sessions they start, and the
 // server-rendered pages where a customer's IT admin sets up SSO, Directory
-// Sync, domains and certificates alone.
+// Sync, domains, certificates and log streams alone.
 package portal
 
 import (
