@@ -5,42 +5,14 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/gatehouse-dev/gatehouse/internal/app/apptest"
 )
-
-// chromiumPath finds Debian's chromium. Without it the browser test skips
-// locally; in CI (CI=true) a missing browser fails the test, because
-// .ci/run installs it.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium is not installed; .ci/run must install it")
-	}
-	t.Skip("chromium not installed")
-	return ""
-}
-
-// artifactDir is where screenshots go: GATEHOUSE_TEST_ARTIFACTS if set,
-// else the test's artefact directory (kept with go test -artifacts).
-func artifactDir(t *testing.T) string {
-	if d := os.Getenv("GATEHOUSE_TEST_ARTIFACTS"); d != "" {
-		if err := os.MkdirAll(d, 0o755); err == nil {
-			return d
-		}
-	}
-	return t.ArtifactDir()
-}
 
 // startDev runs `gatehouse dev` on a free port until the test ends and
 // returns its base URL and data directory.
@@ -76,17 +48,7 @@ func startDev(t *testing.T) (base, dir string) {
 // its viewport width×height (a phone's when mobile), for two minutes.
 func newBrowser(t *testing.T, browser, userDir string, width, height int64, mobile bool) context.Context {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(browser), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(userDir), chromedp.WindowSize(int(width), int(height)))
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(acancel)
-	bctx, bcancel := chromedp.NewContext(actx)
-	t.Cleanup(bcancel)
-	bctx, tcancel := context.WithTimeout(bctx, 2*time.Minute)
-	t.Cleanup(tcancel)
+	bctx := apptest.Browser(t, browser, userDir, int(width), int(height), 2*time.Minute)
 	var emulate []chromedp.EmulateViewportOption
 	if mobile {
 		emulate = append(emulate, chromedp.EmulateMobile)
@@ -101,7 +63,7 @@ func newBrowser(t *testing.T, browser, userDir string, width, height int64, mobi
 // demo host app and the built-in IdP in a real headless Chromium, as a
 // newcomer would in their first minute.
 func TestDevDemoLoginInBrowser(t *testing.T) {
-	browser := chromiumPath(t)
+	browser := apptest.Chromium(t)
 	base, dir := startDev(t)
 	bctx := newBrowser(t, browser, filepath.Join(dir, "chromium"), 1100, 900, false)
 
@@ -117,7 +79,7 @@ func TestDevDemoLoginInBrowser(t *testing.T) {
 	for i, step := range steps {
 		if _, err := chromedp.Run(bctx, step); err != nil {
 			if shot, serr := chromedp.Run(context.WithoutCancel(bctx), chromedp.FullScreenshot(90)); serr == nil {
-				os.WriteFile(filepath.Join(artifactDir(t), "dev-demo-failure.png"), shot, 0o644)
+				os.WriteFile(filepath.Join(apptest.ArtifactDir(t, ""), "dev-demo-failure.png"), shot, 0o644)
 			}
 			t.Fatalf("browser step %d: %v", i, err)
 		}
@@ -138,7 +100,7 @@ func TestDevDemoLoginInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
 	}
-	path := filepath.Join(artifactDir(t), "dev-demo-profile.png")
+	path := filepath.Join(apptest.ArtifactDir(t, ""), "dev-demo-profile.png")
 	if err := os.WriteFile(path, shot, 0o644); err == nil {
 		t.Logf("screenshot: %s", path)
 	}

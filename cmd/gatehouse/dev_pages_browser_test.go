@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/gatehouse-dev/gatehouse/internal/app/apptest"
 )
 
 // TestDevPagesFit loads every page a newcomer meets in `gatehouse dev` —
@@ -19,7 +20,7 @@ import (
 // requires that none scrolls sideways. Screenshots of every page are kept
 // (artifactDir) for a person to look at.
 func TestDevPagesFit(t *testing.T) {
-	browser := chromiumPath(t)
+	browser := apptest.Chromium(t)
 	base, dir := startDev(t)
 	// The demo's login link carries the client ID.
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -43,7 +44,7 @@ func TestDevPagesFit(t *testing.T) {
 	}{{"desktop", 1280, 900, false}, {"phone", 390, 844, true}} {
 		t.Run(size.name, func(t *testing.T) {
 			bctx := newBrowser(t, browser, filepath.Join(dir, "chromium-"+size.name), size.width, size.height, size.mobile)
-			shots := artifactDir(t)
+			shots := apptest.ArtifactDir(t, "")
 			// check waits for the page, asserts that it does not overflow
 			// sideways and contains want, and keeps a screenshot.
 			check := func(name, want string) {

@@ -12,13 +12,14 @@ import (
 
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
+	"github.com/gatehouse-dev/gatehouse/internal/app/apptest"
 )
 
 // TestDevAdminPortalPopup plays the host app's admin in Chromium: Account
 // settings → Edit account opens the Admin Portal in a pop-up, and its Done
 // button tells the opener ("close") and closes the pop-up.
 func TestDevAdminPortalPopup(t *testing.T) {
-	browser := chromiumPath(t)
+	browser := apptest.Chromium(t)
 	dir := t.TempDir()
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -56,7 +57,7 @@ func TestDevAdminPortalPopup(t *testing.T) {
 	fail := func(c context.Context, what string, err error) {
 		t.Helper()
 		if shot, serr := chromedp.Run(context.WithoutCancel(c), chromedp.FullScreenshot(100)); serr == nil {
-			os.WriteFile(filepath.Join(artifactDir(t), "dev-portal-popup-failure.png"), shot, 0o644)
+			os.WriteFile(filepath.Join(apptest.ArtifactDir(t, ""), "dev-portal-popup-failure.png"), shot, 0o644)
 		}
 		t.Fatalf("%s: %v", what, err)
 	}

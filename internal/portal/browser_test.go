@@ -18,7 +18,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -39,34 +38,6 @@ import (
 
 //go:embed testdata/axe/axe.min.js
 var axeSource string
-
-// chromiumPath finds Debian's chromium. Without it the browser test skips
-// locally; in CI (CI=true) a missing browser fails the test, because
-// .ci/run installs it.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium is not installed; .ci/run must install it")
-	}
-	t.Skip("chromium not installed")
-	return ""
-}
-
-// artifactDir is where screenshots go: GATEHOUSE_TEST_ARTIFACTS if set.
-func artifactDir(t *testing.T) string {
-	if d := os.Getenv("GATEHOUSE_TEST_ARTIFACTS"); d != "" {
-		d = filepath.Join(d, "portal")
-		if err := os.MkdirAll(d, 0o755); err == nil {
-			return d
-		}
-	}
-	return t.TempDir()
-}
 
 // txtServer is a loopback DNS server answering TXT queries from a map.
 type txtServer struct {
@@ -211,18 +182,8 @@ func (b *browser) shoot(name string) {
 // newBrowser starts headless Chromium with one tab, closed when t ends.
 func newBrowser(t *testing.T, chrome string) *browser {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(filepath.Join(t.TempDir(), "chromium")), chromedp.WindowSize(1280, 900))
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(acancel)
-	bctx, bcancel := chromedp.NewContext(actx)
-	t.Cleanup(bcancel)
-	bctx, tcancel := context.WithTimeout(bctx, 7*time.Minute)
-	t.Cleanup(tcancel)
-	b := &browser{t: t, ctx: bctx, dir: artifactDir(t), axed: map[string]bool{}}
+	bctx := apptest.Browser(t, chrome, filepath.Join(t.TempDir(), "chromium"), 1280, 900, 7*time.Minute)
+	b := &browser{t: t, ctx: bctx, dir: apptest.ArtifactDir(t, "portal"), axed: map[string]bool{}}
 	t.Logf("screenshots: %s", b.dir)
 	return b
 }
@@ -249,7 +210,7 @@ func (s *swapHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.h.Lo
 // uses. Every page is screenshotted at 1280 and 390 px and checked with
 // axe-core.
 func TestPortalInBrowser(t *testing.T) {
-	chrome := chromiumPath(t)
+	chrome := apptest.Chromium(t)
 	dnsSrv := startTXT(t)
 	sw := &swapHandler{}
 	idpSrv := httptest.NewServer(sw)
@@ -476,7 +437,7 @@ func TestPortalInBrowser(t *testing.T) {
 // a local receiver and tests it (success), adds one whose receiver refuses
 // the credentials (the plain failure and its fix), pauses and deletes it.
 func TestLogStreamsInBrowser(t *testing.T) {
-	chrome := chromiumPath(t)
+	chrome := apptest.Chromium(t)
 	s := apptest.Start(t, "sqlite", func(c *config.Config) {
 		c.Portal = config.Portal{Name: "Acme Cloud", AccentColor: "#4f46e5", SupportEmail: "support@acme-cloud.example"}
 	})
