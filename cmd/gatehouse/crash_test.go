@@ -371,3 +371,109 @@ func TestMultiNodeDeliversOnce(t *testing.T) {
 	}
 	t.Logf("after killing one node: %d events delivered, %d duplicates", len(want), dups)
 }
+
+// streamSink is a log-stream receiver (the GenericHttps destination): each
+// request is a JSON array of records; it keeps their IDs in arrival order.
+type streamSink struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (s *streamSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var records []struct {
+		ID string `json:"id"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&records); err != nil {
+		w.WriteHeader(400)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, rec := range records {
+		s.got = append(s.got, rec.ID)
+	}
+}
+
+func (s *streamSink) snapshot() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.got...)
+}
+
+// recordAuditEvents records audit log events for org from several clients
+// until count succeeded or the node stops answering.
+func recordAuditEvents(n *node, org string, count, clients int) int {
+	var ok, next atomic.Int64
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			for {
+				i := next.Add(1)
+				if i > int64(count) {
+					return
+				}
+				st, _, err := n.call("POST", "/audit_logs/events", fmt.Sprintf(`{"organization_id":%q,"event":{"action":"doc.read",`+
+					`"occurred_at":"2026-01-01T00:00:00Z","actor":{"id":"u%d","type":"user"},"targets":[],"context":{"location":"192.0.2.1"}}}`, org, i))
+				if err != nil {
+					return // killed
+				}
+				if st == 200 {
+					ok.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return int(ok.Load())
+}
+
+// TestCrashLosesNoLogStreamEvent is TestCrashLosesNoWebhook for a log stream:
+// an organization's audit log streams to an HTTPS collector while the node
+// is killed with SIGKILL and restarted; every event arrives, in order.
+func TestCrashLosesNoLogStreamEvent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	rc := &streamSink{}
+	collector := httptest.NewServer(rc)
+	defer collector.Close()
+
+	n := startNode(t, bin, addr, "GATEHOUSE_DATA_DIR="+dir)
+	st, b, err := n.call("POST", "/organizations", `{"name":"Streamed"}`)
+	if err != nil || st != 201 {
+		t.Fatalf("create organization: %d %s %v", st, b, err)
+	}
+	var org struct{ ID string }
+	json.Unmarshal(b, &org)
+	st, b, err = n.call("POST", "/log_streams", `{"organization_id":"`+org.ID+`","type":"GenericHttps","config":{"url":"`+collector.URL+`"}}`)
+	if err != nil || st != 201 {
+		t.Fatalf("create log stream: %d %s %v", st, b, err)
+	}
+
+	const total = 3000
+	recorded := make(chan int, 1)
+	go func() { recorded <- recordAuditEvents(n, org.ID, total, 4) }()
+	waitUntil(t, "deliveries to be under way", 2*time.Minute, func() bool { return len(rc.snapshot()) >= 1000 })
+	n.kill()
+	before := <-recorded
+	t.Logf("killed after %d events recorded and %d delivered", before, len(rc.snapshot()))
+
+	n = startNode(t, bin, addr, "GATEHOUSE_DATA_DIR="+dir)
+	after := recordAuditEvents(n, org.ID, 1500, 4)
+	want := outbox(t, n, "audit_log_event.created")
+	if len(want) < before+after {
+		t.Fatalf("outbox has %d events, at least %d were recorded", len(want), before+after)
+	}
+	waitUntil(t, "every event to arrive", 2*time.Minute, func() bool {
+		seen := map[string]bool{}
+		for _, id := range rc.snapshot() {
+			seen[id] = true
+		}
+		return len(seen) >= len(want)
+	})
+	dups := checkDelivered(t, want, rc.snapshot())
+	t.Logf("%d events delivered, %d duplicates (re-sent after the kill)", len(want), dups)
+}
