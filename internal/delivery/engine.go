@@ -193,9 +193,16 @@ func (e *Engine) dispatch(ctx context.Context, wg *sync.WaitGroup, done chan<- s
 		go func() {
 			defer wg.Done()
 			e.deliver(ctx, c)
+			// Forget the run before releasing the lease: released first, the
+			// consumer could be claimed again by this node's dispatcher,
+			// skipped as still running, and left leased and idle until the
+			// lease expired.
 			e.mu.Lock()
 			delete(e.running, key)
 			e.mu.Unlock()
+			if err := e.st.ReleaseConsumer(context.WithoutCancel(ctx), c.Kind, c.DestinationID, e.cfg.Owner); err != nil {
+				e.cfg.Log.WarnContext(ctx, "delivery: release lease", "kind", c.Kind, "destination_id", c.DestinationID, "err", err)
+			}
 			select {
 			case done <- struct{}{}:
 			default:
@@ -204,17 +211,9 @@ func (e *Engine) dispatch(ctx context.Context, wg *sync.WaitGroup, done chan<- s
 	}
 }
 
-// errLeaseLost stops a run whose lease or cursor was taken from it.
-var errLeaseLost = errors.New("delivery: lease lost or cursor moved")
-
 // deliver runs one claimed consumer until it has caught up, fails, or has
-// used its share of time, then releases its lease.
+// used its share of time; the caller releases its lease.
 func (e *Engine) deliver(ctx context.Context, c store.Consumer) {
-	defer func() {
-		if err := e.st.ReleaseConsumer(context.WithoutCancel(ctx), c.Kind, c.DestinationID, e.cfg.Owner); err != nil {
-			e.cfg.Log.WarnContext(ctx, "delivery: release lease", "kind", c.Kind, "destination_id", c.DestinationID, "err", err)
-		}
-	}()
 	k, ok := e.kinds[c.Kind]
 	if !ok {
 		// Another node's version may know this kind; look again later.
@@ -235,7 +234,8 @@ func (e *Engine) deliver(ctx context.Context, c store.Consumer) {
 	start := e.cfg.Now()
 	leaseUntil := c.LeaseUntil
 	filter := store.EventFilter{Names: c.EventNames, OrganizationID: c.OrganizationID}
-	for ctx.Err() == nil && e.cfg.Now().Sub(start) < e.cfg.RunFor {
+	// At least one batch per run, however short RunFor is.
+	for first := true; ctx.Err() == nil && (first || e.cfg.Now().Sub(start) < e.cfg.RunFor); first = false {
 		if now := e.cfg.Now(); leaseUntil.Sub(now) < e.cfg.Lease/2 {
 			leaseUntil = now.Add(e.cfg.Lease)
 			if err := e.st.RenewConsumerLease(ctx, c.Kind, c.DestinationID, e.cfg.Owner, leaseUntil); err != nil {
