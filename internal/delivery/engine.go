@@ -47,12 +47,12 @@ type Config struct {
 	// Linger is how long a consumer that has just delivered waits for more
 	// events before giving its lease back; 200ms. Under a steady stream it
 	// saves a claim and a release per batch.
-	Linger      time.Duration
-	MinBackoff  time.Duration // first retry delay; 1s
-	MaxBackoff  time.Duration // longest retry delay; 1h
-	ParkAfter   time.Duration // a destination failing this long is parked; 72h
-	Now         func() time.Time
-	Log         *slog.Logger
+	Linger     time.Duration
+	MinBackoff time.Duration // first retry delay; 1s
+	MaxBackoff time.Duration // longest retry delay; 1h
+	ParkAfter  time.Duration // a destination failing this long is parked; 72h
+	Now        func() time.Time
+	Log        *slog.Logger
 	// Metrics, if set, receives the engine's counters.
 	Metrics prometheus.Registerer
 }
