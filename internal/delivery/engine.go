@@ -44,11 +44,15 @@ type Config struct {
 	SendTimeout time.Duration // bound on one Send; 10s (must be well under Lease)
 	Workers     int           // consumers delivered at once by this node; 16
 	RunFor      time.Duration // a busy consumer gives its worker back after this; 5s
-	MinBackoff  time.Duration // first retry delay; 1s
-	MaxBackoff  time.Duration // longest retry delay; 1h
-	ParkAfter   time.Duration // a destination failing this long is parked; 72h
-	Now         func() time.Time
-	Log         *slog.Logger
+	// Linger is how long a consumer that has just delivered waits for more
+	// events before giving its lease back; 200ms. Under a steady stream it
+	// saves a claim and a release per batch.
+	Linger     time.Duration
+	MinBackoff time.Duration // first retry delay; 1s
+	MaxBackoff time.Duration // longest retry delay; 1h
+	ParkAfter  time.Duration // a destination failing this long is parked; 72h
+	Now        func() time.Time
+	Log        *slog.Logger
 	// Metrics, if set, receives the engine's counters.
 	Metrics prometheus.Registerer
 }
@@ -69,6 +73,7 @@ func (c *Config) defaults() {
 	def(&c.Lease, 30*time.Second)
 	def(&c.SendTimeout, 10*time.Second)
 	def(&c.RunFor, 5*time.Second)
+	def(&c.Linger, 200*time.Millisecond)
 	def(&c.MinBackoff, time.Second)
 	def(&c.MaxBackoff, time.Hour)
 	def(&c.ParkAfter, 72*time.Hour)
@@ -102,6 +107,9 @@ type Engine struct {
 	wake chan struct{}
 	gen  atomic.Uint64 // bumped by Nudge; a consumer that saw it change reads again
 
+	notifyMu sync.Mutex
+	notify   chan struct{} // closed (and replaced) by Nudge, for lingering consumers
+
 	mu      sync.Mutex
 	running map[string]bool // kind/id being delivered by this node
 }
@@ -110,7 +118,7 @@ type Engine struct {
 func New(st store.Store, cfg Config) *Engine {
 	cfg.defaults()
 	return &Engine{st: st, cfg: cfg, kinds: map[string]Kind{}, m: newMetrics(cfg.Metrics),
-		wake: make(chan struct{}, 1), running: map[string]bool{}}
+		wake: make(chan struct{}, 1), notify: make(chan struct{}), running: map[string]bool{}}
 }
 
 // Owner is this node's lease owner name.
@@ -128,6 +136,10 @@ func (e *Engine) Register(k Kind) {
 // read now instead of at the next poll. It never blocks.
 func (e *Engine) Nudge() {
 	e.gen.Add(1)
+	e.notifyMu.Lock()
+	close(e.notify)
+	e.notify = make(chan struct{})
+	e.notifyMu.Unlock()
 	select {
 	case e.wake <- struct{}{}:
 	default:
@@ -193,9 +205,16 @@ func (e *Engine) dispatch(ctx context.Context, wg *sync.WaitGroup, done chan<- s
 		go func() {
 			defer wg.Done()
 			e.deliver(ctx, c)
+			// Forget the run before releasing the lease: released first, the
+			// consumer could be claimed again by this node's dispatcher,
+			// skipped as still running, and left leased and idle until the
+			// lease expired.
 			e.mu.Lock()
 			delete(e.running, key)
 			e.mu.Unlock()
+			if err := e.st.ReleaseConsumer(context.WithoutCancel(ctx), c.Kind, c.DestinationID, e.cfg.Owner); err != nil {
+				e.cfg.Log.WarnContext(ctx, "delivery: release lease", "kind", c.Kind, "destination_id", c.DestinationID, "err", err)
+			}
 			select {
 			case done <- struct{}{}:
 			default:
@@ -204,17 +223,9 @@ func (e *Engine) dispatch(ctx context.Context, wg *sync.WaitGroup, done chan<- s
 	}
 }
 
-// errLeaseLost stops a run whose lease or cursor was taken from it.
-var errLeaseLost = errors.New("delivery: lease lost or cursor moved")
-
 // deliver runs one claimed consumer until it has caught up, fails, or has
-// used its share of time, then releases its lease.
+// used its share of time; the caller releases its lease.
 func (e *Engine) deliver(ctx context.Context, c store.Consumer) {
-	defer func() {
-		if err := e.st.ReleaseConsumer(context.WithoutCancel(ctx), c.Kind, c.DestinationID, e.cfg.Owner); err != nil {
-			e.cfg.Log.WarnContext(ctx, "delivery: release lease", "kind", c.Kind, "destination_id", c.DestinationID, "err", err)
-		}
-	}()
 	k, ok := e.kinds[c.Kind]
 	if !ok {
 		// Another node's version may know this kind; look again later.
@@ -235,7 +246,9 @@ func (e *Engine) deliver(ctx context.Context, c store.Consumer) {
 	start := e.cfg.Now()
 	leaseUntil := c.LeaseUntil
 	filter := store.EventFilter{Names: c.EventNames, OrganizationID: c.OrganizationID}
-	for ctx.Err() == nil && e.cfg.Now().Sub(start) < e.cfg.RunFor {
+	delivered := false
+	// At least one batch per run, however short RunFor is.
+	for first := true; ctx.Err() == nil && (first || e.cfg.Now().Sub(start) < e.cfg.RunFor); first = false {
 		if now := e.cfg.Now(); leaseUntil.Sub(now) < e.cfg.Lease/2 {
 			leaseUntil = now.Add(e.cfg.Lease)
 			if err := e.st.RenewConsumerLease(ctx, c.Kind, c.DestinationID, e.cfg.Owner, leaseUntil); err != nil {
@@ -256,8 +269,26 @@ func (e *Engine) deliver(ctx context.Context, c store.Consumer) {
 			return
 		}
 		if len(evs) == 0 {
+			e.notifyMu.Lock()
+			changed := e.notify
+			e.notifyMu.Unlock()
 			if e.gen.Load() != gen {
 				continue // appended while we read: look once more
+			}
+			if delivered && e.cfg.Now().Sub(start) < e.cfg.RunFor {
+				// A stream is flowing: wait a little for the next event
+				// rather than releasing and claiming again.
+				t := time.NewTimer(e.cfg.Linger)
+				select {
+				case <-changed:
+					t.Stop()
+					continue
+				case <-t.C:
+				case <-ctx.Done():
+					t.Stop()
+				}
+				delivered = false
+				continue
 			}
 			// Nothing up to head is left for this destination: do not claim
 			// it again until the outbox grows.
@@ -288,6 +319,7 @@ func (e *Engine) deliver(ctx context.Context, c store.Consumer) {
 		if e.advance(ctx, &c, batch) != nil {
 			return
 		}
+		delivered = true
 	}
 	if ctx.Err() == nil {
 		e.Nudge() // more may be waiting: let the dispatcher claim it again

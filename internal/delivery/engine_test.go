@@ -328,3 +328,19 @@ func TestReplay(t *testing.T) {
 		}
 	})
 }
+
+// TestShortRunsDoNotStall: a consumer that gives its worker back after
+// every batch is claimed again at once by the same node; it must never be
+// left leased and idle (the lease here is an hour and the poll too, so a
+// stall would hang the test).
+func TestShortRunsDoNotStall(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st store.Store) {
+		s := newSink(1, nil)
+		h := start(t, st, delivery.Config{Poll: time.Hour, Lease: time.Hour, RunFor: time.Nanosecond}, map[string]*sink{"s": s})
+		want := h.appendN(t, 150, "a.one")
+		waitFor(t, "every event", func() bool { return len(s.ids()) == len(want) })
+		if fmt.Sprint(s.ids()) != fmt.Sprint(want) {
+			t.Errorf("order: got %v", s.ids())
+		}
+	})
+}
