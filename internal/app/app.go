@@ -183,7 +183,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 			return nil, err
 		}
 		j := ls.AuditLogJSON()
-		return &auditlog.LogStreamSummary{ID: j.ID, Type: j.Type, State: j.State, LastSyncedAt: j.LastSyncedAt, CreatedAt: j.CreatedAt}, nil
+		return &j, nil
 	}
 	(&logstream.Handler{Svc: a.LogStreams}).Routes(r)
 	a.Portal = &portal.Service{Store: st, Orgs: a.Orgs, BaseURL: cfg.BaseURL, Log: log}

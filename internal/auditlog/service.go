@@ -202,9 +202,9 @@ func (s *Service) ListActions(ctx context.Context, p store.Page) ([]ActionJSON, 
 	}
 	out := make([]ActionJSON, len(acts))
 	for i, a := range acts {
-		first := a.CreatedAt
-		if all, err := s.Store.ListAuditLogSchemas(ctx, a.Action); err == nil && len(all) > 0 {
-			first = all[len(all)-1].CreatedAt
+		first := a.CreatedAt // the action exists since its first schema
+		if v1, err := s.Store.GetAuditLogSchema(ctx, a.Action, 1); err == nil {
+			first = v1.CreatedAt
 		}
 		out[i] = ActionJSON{Object: "audit_log_action", Name: a.Action, Schema: schemaJSON(a), CreatedAt: wire.Time(first), UpdatedAt: wire.Time(a.CreatedAt)}
 	}

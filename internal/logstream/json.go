@@ -1,6 +1,7 @@
 package logstream
 
 import (
+	"github.com/gatehouse-dev/gatehouse/internal/auditlog"
 	"github.com/gatehouse-dev/gatehouse/internal/wire"
 )
 
@@ -39,14 +40,8 @@ func (ls LogStream) JSON() JSON {
 }
 
 // AuditLogStreamJSON is the stream as WorkOS shows it in
-// audit_log_configuration.log_stream.
-type AuditLogStreamJSON struct {
-	ID           string  `json:"id"`
-	Type         string  `json:"type"`
-	State        string  `json:"state"`
-	LastSyncedAt *string `json:"last_synced_at"`
-	CreatedAt    string  `json:"created_at"`
-}
+// audit_log_configuration.log_stream; the audit log owns that shape.
+type AuditLogStreamJSON = auditlog.LogStreamSummary
 
 // AuditLogJSON renders the stream for audit_log_configuration.log_stream.
 func (ls LogStream) AuditLogJSON() AuditLogStreamJSON {
