@@ -285,15 +285,22 @@ func load(o options, base string) ([]phase, error) {
 	n := o.n
 	var phases []phase
 
-	// 1. Authorize: each login's request ID comes back as RelayState.
+	// 1. Authorize: each login's request ID comes back as RelayState, and
+	// its cookie binds the login to this "browser" (the ACS checks it).
 	requestIDs := make([]string, n)
+	cookies := make([]string, n)
 	authURL := base + "/sso/authorize?" + url.Values{"client_id": {o.clientID}, "response_type": {"code"},
 		"redirect_uri": {o.redirectURI}, "connection": {conn.ID}, "state": {"bench"}}.Encode()
 	p, err := b.timed("authorize", n, func(i int) error {
-		loc, err := b.redirect("GET", authURL, nil, "")
+		loc, setCookies, err := b.redirectCookies("GET", authURL, nil, "", "")
 		if err != nil {
 			return err
 		}
+		pairs := make([]string, 0, len(setCookies))
+		for _, c := range setCookies {
+			pairs = append(pairs, c.Name+"="+c.Value)
+		}
+		cookies[i] = strings.Join(pairs, "; ")
 		u, err := url.Parse(loc)
 		if err != nil {
 			return err
@@ -316,13 +323,15 @@ func load(o options, base string) ([]phase, error) {
 		}
 	}
 	codes := make([]string, n)
-	acs := func(responses []string, relay []string, out []string) func(i int) error {
+	acs := func(responses []string, relay []string, cookie []string, out []string) func(i int) error {
 		return func(i int) error {
 			form := url.Values{"SAMLResponse": {responses[i]}}
+			c := ""
 			if relay != nil {
 				form.Set("RelayState", relay[i])
+				c = cookie[i]
 			}
-			loc, err := b.redirect("POST", conn.SAML.ACSURL, strings.NewReader(form.Encode()), "application/x-www-form-urlencoded")
+			loc, _, err := b.redirectCookies("POST", conn.SAML.ACSURL, strings.NewReader(form.Encode()), "application/x-www-form-urlencoded", c)
 			if err != nil {
 				return err
 			}
@@ -336,7 +345,7 @@ func load(o options, base string) ([]phase, error) {
 			return nil
 		}
 	}
-	if p, err = b.timed("ACS, SP-initiated", n, acs(spResponses, requestIDs, codes)); err != nil {
+	if p, err = b.timed("ACS, SP-initiated", n, acs(spResponses, requestIDs, cookies, codes)); err != nil {
 		return nil, err
 	}
 	phases = append(phases, p)
@@ -348,7 +357,7 @@ func load(o options, base string) ([]phase, error) {
 			return nil, err
 		}
 	}
-	if p, err = b.timed("ACS, IdP-initiated", n, acs(idpResponses, nil, make([]string, n))); err != nil {
+	if p, err = b.timed("ACS, IdP-initiated", n, acs(idpResponses, nil, nil, make([]string, n))); err != nil {
 		return nil, err
 	}
 	phases = append(phases, p)
@@ -450,9 +459,16 @@ func (b *bench) serverCPU() (float64, error) {
 }
 
 func (b *bench) do(method, u string, body io.Reader, contentType, bearer string, want int) ([]byte, error) {
+	out, _, err := b.doCookies(method, u, body, contentType, bearer, "", want)
+	return out, err
+}
+
+// doCookies is do with a Cookie header to send; it also returns the
+// cookies the response sets.
+func (b *bench) doCookies(method, u string, body io.Reader, contentType, bearer, cookie string, want int) ([]byte, []*http.Cookie, error) {
 	req, err := http.NewRequestWithContext(context.Background(), method, u, body)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
@@ -460,27 +476,32 @@ func (b *bench) do(method, u string, body io.Reader, contentType, bearer string,
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
+	if cookie != "" {
+		req.Header.Set("Cookie", cookie)
+	}
 	res, err := b.hc.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer res.Body.Close()
 	out, err := io.ReadAll(res.Body)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if res.StatusCode != want {
-		return nil, fmt.Errorf("%s %s: %d %s %s", method, u, res.StatusCode, res.Header.Get("Location"), out)
+		return nil, nil, fmt.Errorf("%s %s: %d %s %s", method, u, res.StatusCode, res.Header.Get("Location"), out)
 	}
 	if want == http.StatusFound {
-		return []byte(res.Header.Get("Location")), nil
+		return []byte(res.Header.Get("Location")), res.Cookies(), nil
 	}
-	return out, nil
+	return out, res.Cookies(), nil
 }
 
-func (b *bench) redirect(method, u string, body io.Reader, contentType string) (string, error) {
-	loc, err := b.do(method, u, body, contentType, "", http.StatusFound)
-	return string(loc), err
+// redirectCookies expects a 302 and returns its Location and the cookies
+// it sets.
+func (b *bench) redirectCookies(method, u string, body io.Reader, contentType, cookie string) (string, []*http.Cookie, error) {
+	loc, set, err := b.doCookies(method, u, body, contentType, "", cookie, http.StatusFound)
+	return string(loc), set, err
 }
 
 func (b *bench) get(u, bearer string) ([]byte, error) {
