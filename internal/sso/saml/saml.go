@@ -9,6 +9,7 @@ package saml
 
 import (
 	"bytes"
+	"compress/flate"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -23,6 +24,7 @@ import (
 	"math/big"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/beevik/etree"
@@ -152,9 +154,66 @@ func AuthnRequestURL(sp *saml.ServiceProvider, requestID, relayState string) (st
 		return "", fmt.Errorf("make AuthnRequest: %w", err)
 	}
 	req.ID = requestID
-	u, err := req.Redirect(relayState, sp)
+	if sp.SignatureMethod != "" {
+		// Signed: crewjam signs the query as the binding requires.
+		u, err := req.Redirect(relayState, sp)
+		if err != nil {
+			return "", fmt.Errorf("encode AuthnRequest: %w", err)
+		}
+		return u.String(), nil
+	}
+	return redirectURL(sp, dest, req, relayState)
+}
+
+// deflaters reuses DEFLATE compressors across AuthnRequests: each one
+// holds about 1 MB of tables, and allocating one per request (as crewjam's
+// Redirect does) was most of an authorize's CPU time and garbage. It is a
+// pool of scratch memory, not state: nothing in it outlives a call.
+var deflaters = sync.Pool{New: func() any {
+	w, _ := flate.NewWriter(nil, flate.BestSpeed) // BestSpeed is a valid level: no error
+	return w
+}}
+
+// redirectURL is crewjam's unsigned HTTP-Redirect encoding of req
+// (saml-bindings-2.0-os §3.4.4.1: DEFLATE, base64, URL-encode; RelayState
+// after SAMLRequest; destination's own query kept in front) with a pooled
+// compressor. Any DEFLATE level is valid for the binding; BestSpeed makes
+// resetting a pooled compressor cheap, and an AuthnRequest is short.
+func redirectURL(sp *saml.ServiceProvider, dest string, req *saml.AuthnRequest, relayState string) (string, error) {
+	if sp.LimitRelayStateLength && len(relayState) > saml.MaxRelayStateLength {
+		return "", fmt.Errorf("encode AuthnRequest: RelayState is %d bytes, longer than the %d the SAML bindings allow", len(relayState), saml.MaxRelayStateLength)
+	}
+	u, err := url.Parse(dest)
 	if err != nil {
 		return "", fmt.Errorf("encode AuthnRequest: %w", err)
+	}
+	unsigned := *req
+	unsigned.Signature = nil
+	doc := etree.NewDocument()
+	doc.SetRoot(unsigned.Element())
+	var encoded strings.Builder
+	b64 := base64.NewEncoder(base64.StdEncoding, &encoded)
+	fw := deflaters.Get().(*flate.Writer)
+	defer deflaters.Put(fw)
+	fw.Reset(b64)
+	if _, err := doc.WriteTo(fw); err != nil {
+		return "", fmt.Errorf("encode AuthnRequest: %w", err)
+	}
+	if err := fw.Close(); err != nil {
+		return "", fmt.Errorf("encode AuthnRequest: %w", err)
+	}
+	fw.Reset(nil) // let go of this request's writer
+	if err := b64.Close(); err != nil {
+		return "", fmt.Errorf("encode AuthnRequest: %w", err)
+	}
+	query := "SAMLRequest=" + url.QueryEscape(encoded.String())
+	if relayState != "" {
+		query += "&RelayState=" + url.QueryEscape(relayState)
+	}
+	if u.RawQuery != "" {
+		u.RawQuery += "&" + query
+	} else {
+		u.RawQuery = query
 	}
 	return u.String(), nil
 }
@@ -328,12 +387,28 @@ func Classify(err error, raw []byte) *failure.Error {
 
 // InResponseTo returns the InResponseTo of a decoded Response, unverified:
 // use it only to find the request that ValidateResponse must then match.
+// Only the root element's start tag is read (an IdP-initiated response
+// has none, and parsing the whole document here cost as much as
+// validating it); a document that is malformed further on is refused by
+// the validation all the same.
 func InResponseTo(raw []byte) string {
-	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(raw); err != nil || doc.Root() == nil {
-		return ""
+	d := xml.NewDecoder(bytes.NewReader(raw))
+	for {
+		tok, err := d.RawToken()
+		if err != nil {
+			return ""
+		}
+		if el, ok := tok.(xml.StartElement); ok {
+			// Any prefix, the first one: as etree's SelectAttrValue, which
+			// this replaces, matched it.
+			for _, a := range el.Attr {
+				if a.Name.Local == "InResponseTo" {
+					return a.Value
+				}
+			}
+			return ""
+		}
 	}
-	return doc.Root().SelectAttrValue("InResponseTo", "")
 }
 
 // countAssertions counts Assertion and EncryptedAssertion elements
