@@ -144,7 +144,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 	a.SSO = &sso.Service{
 		Store: st, Orgs: a.Orgs, Sealer: a.Sealer, BaseURL: cfg.BaseURL, ClientID: a.ClientID,
 		RedirectURIs: cfg.RedirectURIs, Guard: guard, HTTP: outbound, OIDC: &ssooidc.Client{HTTP: outbound},
-		MetadataRefresh: cfg.SSOMetadataRefresh, Recheck: &sso.RecheckLimiter{}, SPKeyCache: &sso.SPKeyCache{}, Log: log, SAML: &ssosaml.Validator{},
+		MetadataRefresh: cfg.SSOMetadataRefresh, Recheck: &sso.RecheckLimiter{}, SPKeyCache: &sso.SPKeyCache{}, Certificates: &sso.CertificateCache{}, Log: log, SAML: &ssosaml.Validator{},
 	}
 	a.SSO.SAML.SetFastPath(cfg.SAMLFastPath)
 

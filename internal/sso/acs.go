@@ -2,6 +2,7 @@ package sso
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"time"
@@ -15,27 +16,43 @@ import (
 
 // serviceProvider builds the crewjam SP for a connection from the store.
 func (s *Service) serviceProvider(ctx context.Context, q store.Queries, c store.Connection, spInitiated bool) (*crewjam.ServiceProvider, error) {
+	// The trusted certificates are read from the store on every login, so
+	// one added, removed or retired on any node counts at once; only their
+	// parsing is cached, by content.
 	certs, err := q.ListCertificates(ctx, c.ID)
 	if err != nil {
 		return nil, fmt.Errorf("certificates: %w", err)
 	}
+	now := s.now()
+	var trusted []*x509.Certificate
+	for _, rec := range certs {
+		if !rec.Trusted(now) {
+			continue // its overlap ended; the sweep deletes it
+		}
+		x, err := s.Certificates.parse(rec.PEM)
+		if err != nil {
+			return nil, fmt.Errorf("stored certificate %s: %w", rec.Fingerprint, err)
+		}
+		trusted = append(trusted, x)
+	}
+	return s.newServiceProvider(c, spInitiated, trusted, now)
+}
+
+// requestSP is a connection's ServiceProvider for what we send (the
+// AuthnRequest, SP metadata): it needs our keys and the IdP's SSO URL,
+// not the IdP's certificates, so they are not read.
+func (s *Service) requestSP(c store.Connection) (*crewjam.ServiceProvider, error) {
+	return s.newServiceProvider(c, true, nil, s.now())
+}
+
+func (s *Service) newServiceProvider(c store.Connection, spInitiated bool, certs []*x509.Certificate, now time.Time) (*crewjam.ServiceProvider, error) {
 	cfg := ssosaml.Config{
 		EntityID: s.SPEntityID(c.ID), ACSURL: s.ACSURL(c.ID), MetadataURL: s.SPEntityID(c.ID),
 		IdPEntityID: c.SAML.IdPEntityID, IdPSSOURL: c.SAML.IdPSSOURL, IdPSSOBinding: c.SAML.IdPSSOBinding,
 		AllowIdPInitiated: c.SAML.AllowIdPInitiated && !spInitiated, AllowSHA1: c.SAML.AllowSHA1,
 		SignRequests: c.SAML.SignRequests,
 		ReplayCache:  &replayCache{prefix: c.ID + ":"},
-	}
-	now := s.now()
-	for _, rec := range certs {
-		if !rec.Trusted(now) {
-			continue // its overlap ended; the sweep deletes it
-		}
-		x, err := ssosaml.ParseCertificatePEM(rec.PEM)
-		if err != nil {
-			return nil, fmt.Errorf("stored certificate %s: %w", rec.Fingerprint, err)
-		}
-		cfg.Certificates = append(cfg.Certificates, x)
+		Certificates: certs,
 	}
 	keys, err := s.loadSPKeys(c, now)
 	if err != nil {
@@ -54,7 +71,7 @@ func (s *Service) SPMetadata(ctx context.Context, connID string) ([]byte, error)
 	if c.Protocol != store.ProtocolSAML {
 		return nil, fmt.Errorf("connection %s is not SAML: %w", connID, store.ErrNotFound)
 	}
-	sp, err := s.serviceProvider(ctx, s.Store, c.Connection, false)
+	sp, err := s.requestSP(c.Connection)
 	if err != nil {
 		return nil, err
 	}

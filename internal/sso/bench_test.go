@@ -66,3 +66,27 @@ func BenchmarkLogin(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAuthorize measures GET /sso/authorize for a SAML connection
+// (redirect binding, unsigned AuthnRequest): the client and redirect_uri
+// checks, the connection, the AuthnRequest and the one write transaction
+// that stores the login in flight with its sso_started event. The client
+// keeps no cookies, so the request does not grow with the logins started.
+func BenchmarkAuthorize(b *testing.B) {
+	for _, backend := range backends(b) {
+		b.Run(backend, func(b *testing.B) {
+			e := newEnv(b, backend)
+			idp := e.samlIdP(testidp.SAMLOptions{})
+			conn := e.samlConnection(idp, nil)
+			e.client.Jar = nil
+			authURL := e.srv.URL + "/sso/authorize?" + url.Values{"client_id": {e.srv.ClientID}, "response_type": {"code"},
+				"redirect_uri": {redirectURI}, "connection": {conn.ID}, "state": {"bench"}}.Encode()
+			b.ResetTimer()
+			for b.Loop() {
+				if res := e.get(authURL); res.StatusCode != http.StatusFound {
+					b.Fatalf("authorize %d", res.StatusCode)
+				}
+			}
+		})
+	}
+}

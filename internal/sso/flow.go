@@ -217,7 +217,7 @@ func (s *Service) Authorize(ctx context.Context, p AuthorizeParams) Outcome {
 	var page []byte
 	switch conn.Protocol {
 	case store.ProtocolSAML:
-		sp, err := s.serviceProvider(ctx, s.Store, conn, true)
+		sp, err := s.requestSP(conn)
 		if err == nil && p.Prompt == "login" {
 			force := true
 			sp.ForceAuthn = &force
