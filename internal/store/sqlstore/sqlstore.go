@@ -36,6 +36,9 @@ type queries struct {
 	d    Dialect
 	r, w execer
 	inTx bool
+	// configs decodes connection configs (shared by the DB and its
+	// transactions).
+	configs *configCache
 }
 
 var _ store.Store = (*DB)(nil)
@@ -43,7 +46,7 @@ var _ store.Store = (*DB)(nil)
 // New wraps open handles. reader may be the same as writer. With
 // cacheStatements each distinct query is prepared once per handle.
 func New(d Dialect, writer, reader *sql.DB, cacheStatements bool) *DB {
-	db := &DB{queries: queries{d: d, r: reader, w: writer}, writer: writer, reader: reader}
+	db := &DB{queries: queries{d: d, r: reader, w: writer, configs: &configCache{}}, writer: writer, reader: reader}
 	if cacheStatements {
 		db.wc = newStmtCache(writer)
 		db.rc = db.wc
@@ -124,7 +127,7 @@ func (db *DB) inTxOnce(ctx context.Context, fn func(q store.Queries) error) (err
 		defer func() { db.wc.warm(context.WithoutCancel(ctx), missed) }()
 	}
 	ex = textChecked{ex}
-	if err := fn(&queries{d: db.d, r: ex, w: ex, inTx: true}); err != nil {
+	if err := fn(&queries{d: db.d, r: ex, w: ex, inTx: true, configs: db.configs}); err != nil {
 		tx.Rollback()
 		return err
 	}

@@ -20,15 +20,15 @@ type connConfig struct {
 
 const connCols = `id, organization_id, connection_type, name, state, protocol, config, next_refresh_at, created_at, updated_at`
 
-func scanConn(s rowScanner) (store.Connection, error) {
+func (q *queries) scanConn(s rowScanner) (store.Connection, error) {
 	var c store.Connection
 	var cfg string
 	var next, created, updated int64
 	if err := s.Scan(&c.ID, &c.OrganizationID, &c.Type, &c.Name, &c.State, &c.Protocol, &cfg, &next, &created, &updated); err != nil {
 		return c, err
 	}
-	var cc connConfig
-	if err := json.Unmarshal([]byte(cfg), &cc); err != nil {
+	cc, err := q.configs.decode(cfg)
+	if err != nil {
 		return c, fmt.Errorf("connection %s config: %w", c.ID, err)
 	}
 	if cc.SAML != nil {
@@ -104,7 +104,7 @@ func (q *queries) DeleteConnection(ctx context.Context, id string) error {
 
 // GetConnection implements store.SSO.
 func (q *queries) GetConnection(ctx context.Context, id string) (store.Connection, error) {
-	c, err := scanConn(q.r.QueryRowContext(ctx, `SELECT `+connCols+` FROM sso_connections WHERE id = $1`, id))
+	c, err := q.scanConn(q.r.QueryRowContext(ctx, `SELECT `+connCols+` FROM sso_connections WHERE id = $1`, id))
 	return c, notFound(err)
 }
 
@@ -124,7 +124,7 @@ func (q *queries) ListConnections(ctx context.Context, f store.ConnectionFilter,
 		w.add("organization_id IN (SELECT organization_id FROM organization_domains WHERE domain = ?)", strings.ToLower(f.Domain))
 	}
 	return listPage(ctx, q.r, `SELECT `+connCols+` FROM sso_connections`, "id", w, p,
-		func(r *sql.Rows) (store.Connection, error) { return scanConn(r) },
+		func(r *sql.Rows) (store.Connection, error) { return q.scanConn(r) },
 		func(c store.Connection) string { return c.ID })
 }
 
@@ -137,7 +137,7 @@ func (q *queries) ConnectionsForOrganization(ctx context.Context, orgID string) 
 	defer rows.Close()
 	var out []store.Connection
 	for rows.Next() {
-		c, err := scanConn(rows)
+		c, err := q.scanConn(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -151,7 +151,7 @@ func (q *queries) ConnectionsForOrganization(ctx context.Context, orgID string) 
 // nodes) never claim the same refresh.
 func (q *queries) ClaimDueMetadataRefresh(ctx context.Context, now, next time.Time, limit int) ([]store.Connection, error) {
 	return claimDue(ctx, q, "sso_connections", connCols, "next_refresh_at", "", now, next, limit,
-		scanConn, func(c *store.Connection) (string, *time.Time) { return c.ID, &c.NextRefreshAt })
+		q.scanConn, func(c *store.Connection) (string, *time.Time) { return c.ID, &c.NextRefreshAt })
 }
 
 // PutCertificate implements store.SSO.
