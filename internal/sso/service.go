@@ -87,6 +87,9 @@ type Service struct {
 	SPKeyLifetime time.Duration
 	// SPKeyCache keeps parsed SP keys; nil parses them per request.
 	SPKeyCache *SPKeyCache
+	// Certificates keeps parsed IdP certificates; nil parses them per
+	// request.
+	Certificates *CertificateCache
 }
 
 func (s *Service) now() time.Time {
@@ -244,18 +247,34 @@ func (s *Service) Create(ctx context.Context, in ConnectionInput) (Connection, e
 
 // Update changes a connection from a PUT /connections/{id} body.
 func (s *Service) Update(ctx context.Context, connID string, in ConnectionInput) (Connection, error) {
+	// The write is a compare-and-set on updated_at: a change made meanwhile
+	// (an SP key rotation, a metadata refresh, another PUT, on any node) is
+	// never overwritten with what this update read before it. The input
+	// is then applied again to the connection as it now is.
+	for range 3 {
+		out, won, err := s.updateOnce(ctx, connID, in)
+		if err != nil || won {
+			return out, err
+		}
+	}
+	return Connection{}, errs.Conflict("concurrent_update", "The connection kept changing while it was being updated; try again.")
+}
+
+// updateOnce applies in to the connection as stored now; won is false if
+// the connection changed before the write.
+func (s *Service) updateOnce(ctx context.Context, connID string, in ConnectionInput) (out Connection, won bool, err error) {
 	cur, err := s.Get(ctx, connID)
 	if err != nil {
-		return Connection{}, err
+		return Connection{}, false, err
 	}
 	if in.ConnectionType != "" && in.ConnectionType != cur.Type {
 		p, ok := Presets[in.ConnectionType]
 		if !ok || p.Protocol != cur.Protocol {
-			return Connection{}, errs.InvalidField("connection_type", "invalid", "connection_type can only change to another type of the same protocol.")
+			return Connection{}, false, errs.InvalidField("connection_type", "invalid", "connection_type can only change to another type of the same protocol.")
 		}
 	}
 	if in.OrganizationID != "" && in.OrganizationID != cur.OrganizationID {
-		return Connection{}, errs.InvalidField("organization_id", "read_only", "A connection cannot move to another organization.")
+		return Connection{}, false, errs.InvalidField("organization_id", "read_only", "A connection cannot move to another organization.")
 	}
 	wanted := ""
 	if in.State != nil {
@@ -264,7 +283,7 @@ func (s *Service) Update(ctx context.Context, connID string, in ConnectionInput)
 			wanted = *in.State
 		case "":
 		default:
-			return Connection{}, errs.InvalidField("state", "invalid", "state must be active or inactive.")
+			return Connection{}, false, errs.InvalidField("state", "invalid", "state must be active or inactive.")
 		}
 	}
 	c := cur.Connection
@@ -273,13 +292,20 @@ func (s *Service) Update(ctx context.Context, connID string, in ConnectionInput)
 	}
 	certs, err := s.apply(ctx, &c, in)
 	if err != nil {
-		return Connection{}, err
+		return Connection{}, false, err
 	}
+	prev := cur.UpdatedAt
 	c.UpdatedAt = s.now()
-	var out Connection
+	if store.Millis(c.UpdatedAt) == store.Millis(prev) {
+		c.UpdatedAt = prev.Add(time.Millisecond) // other compare-and-sets must see a change
+	}
 	err = s.Store.InTx(ctx, func(q store.Queries) error {
-		if err := q.UpdateConnection(ctx, c); err != nil {
-			return fmt.Errorf("update connection: %w", err)
+		ok, err := q.UpdateConnectionIf(ctx, c, prev)
+		if won = ok; err != nil || !ok {
+			if err != nil {
+				return fmt.Errorf("update connection: %w", err)
+			}
+			return nil
 		}
 		if certs != nil {
 			if err := s.writeCerts(ctx, q, c, certs); err != nil {
@@ -288,7 +314,10 @@ func (s *Service) Update(ctx context.Context, connID string, in ConnectionInput)
 		}
 		return s.settle(ctx, q, c.ID, wanted, &out)
 	})
-	return out, err
+	if err != nil || !won {
+		return Connection{}, false, err
+	}
+	return out, true, nil
 }
 
 // apply copies in onto c, fetching metadata and running discovery as
