@@ -119,10 +119,12 @@ func (s *Service) ACS(ctx context.Context, connID, samlResponse, relayState, ip,
 		return Outcome{ErrorCode: "connection_invalid", Err: failure.Newf(failure.ConnectionInvalid, "no SAML connection %q", connID)}
 	}
 	// Find the login this answers. A RelayState we did not issue may be an
-	// IdP's own (IdP-initiated); it is then ignored.
+	// IdP's own (IdP-initiated); it is then ignored. The login is only read
+	// here: it is taken (so used once) in the one transaction that ends it,
+	// with the code or with the failure (succeed, samlFail).
 	var req *store.SSORequest
 	if relayState != "" && len(relayState) <= 80 {
-		r, err := s.Store.TakeSSORequest(ctx, relayState)
+		r, err := s.Store.GetSSORequest(ctx, relayState)
 		switch {
 		case err == nil:
 			req = &r
@@ -135,7 +137,7 @@ func (s *Service) ACS(ctx context.Context, connID, samlResponse, relayState, ip,
 	if req == nil {
 		if raw, err := ssosaml.DecodeResponse(samlResponse); err == nil {
 			if id := ssosaml.InResponseTo(raw); id != "" && len(id) <= 80 {
-				r, err := s.Store.TakeSSORequest(ctx, id)
+				r, err := s.Store.GetSSORequest(ctx, id)
 				switch {
 				case err == nil:
 					req = &r
@@ -205,7 +207,7 @@ func (s *Service) ACS(ctx context.Context, connID, samlResponse, relayState, ip,
 		// accept one that could be replayed.
 		return s.samlFail(ctx, conn, req, ip, ua, failure.New(failure.InternalError, errors.New("assertion ID not recorded")))
 	}
-	return s.succeed(ctx, conn, req, prof, ip, ua, rc.keys)
+	return s.succeed(ctx, conn, req, true, prof, ip, ua, rc.keys)
 }
 
 func asFailureOrNil(err error) *failure.Error {
@@ -240,7 +242,11 @@ func (s *Service) landing(ctx context.Context, conn store.Connection) string {
 }
 
 func (s *Service) samlFail(ctx context.Context, conn store.Connection, req *store.SSORequest, ip, ua string, f *failure.Error) Outcome {
-	s.recordFailure(ctx, conn, ip, ua, f)
+	take := ""
+	if req != nil {
+		take = req.ID // a login is used once, even when it fails
+	}
+	s.recordFailureTaking(ctx, conn, ip, ua, f, take)
 	o := Outcome{ErrorCode: oauthErrorCode(f.Code), Err: f}
 	if req != nil {
 		o.RedirectURI, o.State = req.RedirectURI, req.State

@@ -308,6 +308,12 @@ func (s *Service) connectionForDomain(ctx context.Context, domain string) (store
 
 // recordFailure appends authentication.sso_failed with the typed reason.
 func (s *Service) recordFailure(ctx context.Context, conn store.Connection, ip, ua string, f *failure.Error) {
+	s.recordFailureTaking(ctx, conn, ip, ua, f, "")
+}
+
+// recordFailureTaking is recordFailure that also takes the login request
+// takeID (if not empty and not taken yet) in the same transaction.
+func (s *Service) recordFailureTaking(ctx context.Context, conn store.Connection, ip, ua string, f *failure.Error, takeID string) {
 	if f.Code == failure.InternalError && s.Log != nil {
 		s.Log.ErrorContext(ctx, "sso internal error", "connection_id", conn.ID, "err", f.Err)
 	} else if s.Log != nil {
@@ -316,6 +322,11 @@ func (s *Service) recordFailure(ctx context.Context, conn store.Connection, ip, 
 	// Record the failure even if the browser went away meanwhile.
 	ctx = context.WithoutCancel(ctx)
 	err := s.Store.InTx(ctx, func(q store.Queries) error {
+		if takeID != "" {
+			if _, err := q.TakeSSORequest(ctx, takeID); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("take sso request: %w", err)
+			}
+		}
 		return events.Append(ctx, q, EventSSOFailed, conn.OrganizationID, authEvent("failed", conn, ip, ua, "", f))
 	})
 	if err != nil && s.Log != nil {
@@ -324,8 +335,9 @@ func (s *Service) recordFailure(ctx context.Context, conn store.Connection, ip, 
 }
 
 // succeed issues a one-time code for prof and returns the redirect to the
-// host app.
-func (s *Service) succeed(ctx context.Context, conn store.Connection, req *store.SSORequest, prof Profile, ip, ua string, replay []replayKey) Outcome {
+// host app. With takeRequest it takes the login req in the same
+// transaction (the ACS only read it).
+func (s *Service) succeed(ctx context.Context, conn store.Connection, req *store.SSORequest, takeRequest bool, prof Profile, ip, ua string, replay []replayKey) Outcome {
 	redirect, state := "", ""
 	var challenge, method string
 	if req != nil {
@@ -346,6 +358,15 @@ func (s *Service) succeed(ctx context.Context, conn store.Connection, req *store
 	grant := store.SSOGrant{Hash: secrets.Hash(code), ConnectionID: conn.ID, OrganizationID: conn.OrganizationID, Profile: body,
 		RedirectURI: redirect, CodeChallenge: challenge, CodeChallengeMethod: method, ExpiresAt: s.now().Add(CodeLifetime)}
 	err = s.Store.InTx(ctx, func(q store.Queries) error {
+		// The login is taken here, with its code: of two answers to one
+		// login, the second finds it gone.
+		if req != nil && takeRequest {
+			if _, err := q.TakeSSORequest(ctx, req.ID); errors.Is(err, store.ErrNotFound) {
+				return errReplayed
+			} else if err != nil {
+				return fmt.Errorf("take sso request: %w", err)
+			}
+		}
 		for _, k := range replay {
 			if err := q.ConsumeReplayKey(ctx, k.key, k.expires); errors.Is(err, store.ErrConflict) {
 				return errReplayed

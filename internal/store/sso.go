@@ -234,6 +234,10 @@ type SSO interface {
 
 	// CreateSSORequest inserts r; ErrConflict if its ID is taken.
 	CreateSSORequest(ctx context.Context, r SSORequest) error
+	// GetSSORequest returns a request without taking it (the ACS reads it
+	// first and takes it in the transaction that ends the login);
+	// ErrNotFound if it does not exist (or was taken).
+	GetSSORequest(ctx context.Context, id string) (SSORequest, error)
 	// TakeSSORequest returns and deletes a request, so it is used once;
 	// ErrNotFound if it does not exist (or was taken).
 	TakeSSORequest(ctx context.Context, id string) (SSORequest, error)

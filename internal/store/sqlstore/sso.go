@@ -287,6 +287,12 @@ func scanRequest(s rowScanner) (store.SSORequest, error) {
 	return r, err
 }
 
+// GetSSORequest implements store.SSO.
+func (q *queries) GetSSORequest(ctx context.Context, id string) (store.SSORequest, error) {
+	r, err := scanRequest(q.r.QueryRowContext(ctx, `SELECT `+requestCols+` FROM sso_requests WHERE id = $1`, id))
+	return r, notFound(err)
+}
+
 // TakeSSORequest implements store.SSO.
 func (q *queries) TakeSSORequest(ctx context.Context, id string) (store.SSORequest, error) {
 	r, err := scanRequest(q.w.QueryRowContext(ctx, `DELETE FROM sso_requests WHERE id = $1 RETURNING `+requestCols, id))

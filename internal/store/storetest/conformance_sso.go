@@ -326,13 +326,22 @@ func testSSORequests(t *testing.T, s store.Store) {
 		UserAgent: "UA/1", CreatedAt: oddTime(t0), ExpiresAt: oddTime(t0.Add(10 * time.Minute))}
 	mustNil(t, s.CreateSSORequest(ctx, r))
 	wantErr(t, "same id again", s.CreateSSORequest(ctx, r), store.ErrConflict)
-	got, err := s.TakeSSORequest(ctx, r.ID)
-	mustNil(t, err)
 	want := r
 	want.CreatedAt, want.ExpiresAt = ms(r.CreatedAt), ms(r.ExpiresAt)
+	for range 2 { // reading does not take it
+		got, err := s.GetSSORequest(ctx, r.ID)
+		mustNil(t, err)
+		equal(t, "read", got, want)
+	}
+	got, err := s.TakeSSORequest(ctx, r.ID)
+	mustNil(t, err)
 	equal(t, "round trip", got, want)
 	_, err = s.TakeSSORequest(ctx, r.ID)
 	wantErr(t, "second take", err, store.ErrNotFound)
+	_, err = s.GetSSORequest(ctx, r.ID)
+	wantErr(t, "read after take", err, store.ErrNotFound)
+	_, err = s.GetSSORequest(ctx, "_unknown")
+	wantErr(t, "read unknown", err, store.ErrNotFound)
 	_, err = s.TakeSSORequest(ctx, "_unknown")
 	wantErr(t, "unknown request", err, store.ErrNotFound)
 

@@ -69,6 +69,7 @@ var covered = map[string]string{
 	"CertificatesExpiringBefore": "certificates expiring before a time",
 	"MarkCertificateNotified":    "certificate notices are marked once",
 	"CreateSSORequest":           "sso requests are taken once",
+	"GetSSORequest":              "sso requests are taken once",
 	"TakeSSORequest":             "sso requests are taken once",
 	"TakeExpiredSSORequests":     "expired sso requests are taken once",
 	"CreateSSOCode":              "sso codes are taken once",
