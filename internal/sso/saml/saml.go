@@ -165,20 +165,27 @@ func AuthnRequestURL(sp *saml.ServiceProvider, requestID, relayState string) (st
 	return redirectURL(sp, dest, req, relayState)
 }
 
-// deflaters reuses DEFLATE compressors across AuthnRequests: each one
-// holds about 1 MB of tables, and allocating one per request (as crewjam's
-// Redirect does) was most of an authorize's CPU time and garbage. It is a
-// pool of scratch memory, not state: nothing in it outlives a call.
-var deflaters = sync.Pool{New: func() any {
-	w, _ := flate.NewWriter(nil, flate.BestSpeed) // BestSpeed is a valid level: no error
-	return w
+// redirectEncoders reuses the scratch space of the HTTP-Redirect
+// encoding: a DEFLATE compressor holds about 1 MB of tables, and
+// allocating one per request (as crewjam's Redirect does) was most of an
+// authorize's CPU time and garbage. It is a pool of scratch memory, not
+// state: nothing in it outlives a call.
+var redirectEncoders = sync.Pool{New: func() any {
+	fw, _ := flate.NewWriter(nil, flate.BestSpeed) // BestSpeed is a valid level: no error
+	return &redirectEncoder{fw: fw}
 }}
+
+type redirectEncoder struct {
+	fw  *flate.Writer
+	xml bytes.Buffer
+	out bytes.Buffer
+}
 
 // redirectURL is crewjam's unsigned HTTP-Redirect encoding of req
 // (saml-bindings-2.0-os §3.4.4.1: DEFLATE, base64, URL-encode; RelayState
-// after SAMLRequest; destination's own query kept in front) with a pooled
-// compressor. Any DEFLATE level is valid for the binding; BestSpeed makes
-// resetting a pooled compressor cheap, and an AuthnRequest is short.
+// after SAMLRequest; destination's own query kept in front) with pooled
+// scratch space. Any DEFLATE level is valid for the binding; BestSpeed
+// makes resetting a pooled compressor cheap, and an AuthnRequest is short.
 func redirectURL(sp *saml.ServiceProvider, dest string, req *saml.AuthnRequest, relayState string) (string, error) {
 	if sp.LimitRelayStateLength && len(relayState) > saml.MaxRelayStateLength {
 		return "", fmt.Errorf("encode AuthnRequest: RelayState is %d bytes, longer than the %d the SAML bindings allow", len(relayState), saml.MaxRelayStateLength)
@@ -189,24 +196,21 @@ func redirectURL(sp *saml.ServiceProvider, dest string, req *saml.AuthnRequest, 
 	}
 	unsigned := *req
 	unsigned.Signature = nil
-	doc := etree.NewDocument()
-	doc.SetRoot(unsigned.Element())
-	var encoded strings.Builder
-	b64 := base64.NewEncoder(base64.StdEncoding, &encoded)
-	fw := deflaters.Get().(*flate.Writer)
-	defer deflaters.Put(fw)
-	fw.Reset(b64)
-	if _, err := doc.WriteTo(fw); err != nil {
+	enc := redirectEncoders.Get().(*redirectEncoder)
+	defer redirectEncoders.Put(enc)
+	enc.xml.Reset()
+	enc.out.Reset()
+	// As etree's Document.WriteTo writes it, without its 4 KB buffer.
+	unsigned.Element().WriteTo(&enc.xml, &etree.NewDocument().WriteSettings)
+	enc.fw.Reset(&enc.out)
+	if _, err := enc.fw.Write(enc.xml.Bytes()); err != nil {
 		return "", fmt.Errorf("encode AuthnRequest: %w", err)
 	}
-	if err := fw.Close(); err != nil {
+	if err := enc.fw.Close(); err != nil {
 		return "", fmt.Errorf("encode AuthnRequest: %w", err)
 	}
-	fw.Reset(nil) // let go of this request's writer
-	if err := b64.Close(); err != nil {
-		return "", fmt.Errorf("encode AuthnRequest: %w", err)
-	}
-	query := "SAMLRequest=" + url.QueryEscape(encoded.String())
+	encoded := base64.StdEncoding.EncodeToString(enc.out.Bytes())
+	query := "SAMLRequest=" + url.QueryEscape(encoded)
 	if relayState != "" {
 		query += "&RelayState=" + url.QueryEscape(relayState)
 	}
