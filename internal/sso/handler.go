@@ -232,7 +232,11 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, o Outcome) {
 		w.WriteHeader(http.StatusOK)
 		w.Write(o.Page)
 	case o.Location != "":
-		http.Redirect(w, r, o.Location, http.StatusFound)
+		// Always an absolute URL we built (the IdP's, or the redirect_uri
+		// with its code): no need for http.Redirect's parsing of it and
+		// its HTML body, which cost more than the rest of the response.
+		w.Header().Set("Location", o.Location)
+		w.WriteHeader(http.StatusFound)
 	case o.RedirectURI != "":
 		http.Redirect(w, r, o.ErrorLocation(), http.StatusFound)
 	default:
