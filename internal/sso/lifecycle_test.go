@@ -266,6 +266,21 @@ func TestTokenStyles(t *testing.T) {
 			c := code(url.Values{"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"}})
 			return send(with(creds, "code", c, "code_verifier", "another").Encode(), "application/x-www-form-urlencoded", "", "")
 		}, 400, "invalid_grant"},
+		{"pkce wrong verifier uses the code up", func() (int, map[string]any) {
+			sum := sha256.Sum256([]byte("verifier-verifier-verifier-verifier-verifier"))
+			c := code(url.Values{"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"}})
+			if status, _ := send(with(creds, "code", c, "code_verifier", "another").Encode(), "application/x-www-form-urlencoded", "", ""); status != 400 {
+				return status, nil
+			}
+			return send(with(creds, "code", c, "code_verifier", "verifier-verifier-verifier-verifier-verifier").Encode(), "application/x-www-form-urlencoded", "", "")
+		}, 400, "invalid_grant"},
+		{"a code is redeemed once", func() (int, map[string]any) {
+			c := code(nil)
+			if status, _ := send(with(creds, "code", c).Encode(), "application/x-www-form-urlencoded", "", ""); status != 200 {
+				return status, nil
+			}
+			return send(with(creds, "code", c).Encode(), "application/x-www-form-urlencoded", "", "")
+		}, 400, "invalid_grant"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -59,24 +59,39 @@ func (s *Service) Token(ctx context.Context, p TokenParams) (TokenResponse, erro
 	if p.Code == "" {
 		return TokenResponse{}, &OAuthError{400, "invalid_grant", "code is required."}
 	}
-	g, err := s.Store.TakeSSOCode(ctx, secrets.Hash(p.Code))
-	if errors.Is(err, store.ErrNotFound) || (err == nil && s.now().After(g.ExpiresAt)) {
-		return TokenResponse{}, &OAuthError{400, "invalid_grant", "The code is invalid, expired or already used."}
-	}
-	if err != nil {
-		return TokenResponse{}, fmt.Errorf("take code: %w", err)
-	}
-	if g.CodeChallenge != "" && !pkceMatches(g.CodeChallenge, g.CodeChallengeMethod, p.CodeVerifier) {
-		return TokenResponse{}, &OAuthError{400, "invalid_grant", "code_verifier does not match the code_challenge."}
-	}
+	// One write transaction: the code is taken and the access token stored
+	// together. A code that is expired or fails PKCE is used up all the
+	// same (the take commits, no token is made).
 	var prof Profile
-	if err := json.Unmarshal(g.Profile, &prof); err != nil {
-		return TokenResponse{}, fmt.Errorf("stored profile: %w", err)
-	}
+	var refusal *OAuthError
 	tok := secrets.Token(32)
-	g.Hash, g.ExpiresAt = secrets.Hash(tok), s.now().Add(TokenLifetime)
-	if err := s.Store.CreateSSOToken(ctx, g); err != nil {
-		return TokenResponse{}, fmt.Errorf("store access token: %w", err)
+	err := s.Store.InTx(ctx, func(q store.Queries) error {
+		refusal = nil
+		g, err := q.TakeSSOCode(ctx, secrets.Hash(p.Code))
+		switch {
+		case errors.Is(err, store.ErrNotFound) || (err == nil && s.now().After(g.ExpiresAt)):
+			refusal = &OAuthError{400, "invalid_grant", "The code is invalid, expired or already used."}
+			return nil
+		case err != nil:
+			return fmt.Errorf("take code: %w", err)
+		case g.CodeChallenge != "" && !pkceMatches(g.CodeChallenge, g.CodeChallengeMethod, p.CodeVerifier):
+			refusal = &OAuthError{400, "invalid_grant", "code_verifier does not match the code_challenge."}
+			return nil
+		}
+		if err := json.Unmarshal(g.Profile, &prof); err != nil {
+			return fmt.Errorf("stored profile: %w", err)
+		}
+		g.Hash, g.ExpiresAt = secrets.Hash(tok), s.now().Add(TokenLifetime)
+		if err := q.CreateSSOToken(ctx, g); err != nil {
+			return fmt.Errorf("store access token: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	if refusal != nil {
+		return TokenResponse{}, refusal
 	}
 	return TokenResponse{TokenType: "Bearer", AccessToken: tok, ExpiresIn: int(TokenLifetime.Seconds()), Profile: prof}, nil
 }
