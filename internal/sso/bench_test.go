@@ -9,8 +9,13 @@ import (
 
 	"github.com/workos/workos-go/v7"
 
+	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/testidp"
 )
+
+// noSSOLimit turns the per-client SSO rate limit off: every request of a
+// benchmark comes from one address.
+func noSSOLimit(c *config.Config) { c.RateLimits.SSO = 0 }
 
 // BenchmarkACS measures the ACS endpoint end to end over HTTP: form
 // parsing, connection and certificates from the store, a ServiceProvider
@@ -20,7 +25,7 @@ import (
 func BenchmarkACS(b *testing.B) {
 	for _, backend := range backends(b) {
 		b.Run(backend, func(b *testing.B) {
-			e := newEnv(b, backend)
+			e := newEnv(b, backend, noSSOLimit)
 			idp := e.samlIdP(testidp.SAMLOptions{})
 			conn := e.samlConnection(idp, nil)
 			responses := make([]string, b.N)
@@ -44,7 +49,7 @@ func BenchmarkACS(b *testing.B) {
 func BenchmarkLogin(b *testing.B) {
 	for _, backend := range backends(b) {
 		b.Run(backend, func(b *testing.B) {
-			e := newEnv(b, backend)
+			e := newEnv(b, backend, noSSOLimit)
 			idp := e.samlIdP(testidp.SAMLOptions{})
 			conn := e.samlConnection(idp, nil)
 			wc := workos.NewClient("sk_test_gatehouse_0123456789", workos.WithBaseURL(e.srv.URL),
@@ -75,7 +80,7 @@ func BenchmarkLogin(b *testing.B) {
 func BenchmarkAuthorize(b *testing.B) {
 	for _, backend := range backends(b) {
 		b.Run(backend, func(b *testing.B) {
-			e := newEnv(b, backend)
+			e := newEnv(b, backend, noSSOLimit)
 			idp := e.samlIdP(testidp.SAMLOptions{})
 			conn := e.samlConnection(idp, nil)
 			e.client.Jar = nil
