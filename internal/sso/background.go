@@ -46,8 +46,19 @@ func (s *Service) fetchMetadata(ctx context.Context, u string) ([]byte, error) {
 
 // RefreshMetadata fetches a SAML connection's metadata URL again and
 // replaces its metadata certificates, or retries an OIDC connection's
-// failed discovery.
+// failed discovery. The URL or issuer is read from the connection as
+// stored when the update is applied, not from c: a snapshot taken before
+// an admin moved the connection elsewhere must not put the old IdP back.
 func (s *Service) RefreshMetadata(ctx context.Context, c store.Connection) error {
+	if _, ok := refetch(c); !ok {
+		return nil
+	}
+	_, err := s.update(ctx, c.ID, refetch)
+	return err
+}
+
+// refetch is the update that fetches again what c is configured with.
+func refetch(c store.Connection) (ConnectionInput, bool) {
 	var in ConnectionInput
 	switch {
 	case c.Protocol == store.ProtocolSAML && c.SAML.IdPMetadataURL != "":
@@ -57,10 +68,9 @@ func (s *Service) RefreshMetadata(ctx context.Context, c store.Connection) error
 		iss := c.OIDC.Issuer
 		in.OIDC = &OIDCInput{Issuer: &iss}
 	default:
-		return nil
+		return in, false
 	}
-	_, err := s.Update(ctx, c.ID, in)
-	return err
+	return in, true
 }
 
 // TimeOutLogins reports logins that were started and never completed

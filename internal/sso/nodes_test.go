@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/sso"
 	ssosaml "github.com/gatehouse-dev/gatehouse/internal/sso/saml"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/testidp"
@@ -149,6 +150,65 @@ func TestUpdateKeepsConcurrentRotation(t *testing.T) {
 			}
 			if fetches.Load() != 2 {
 				t.Fatalf("%d metadata fetches, want 2 (the update applied again after losing the race)", fetches.Load())
+			}
+		})
+	}
+}
+
+// TestStateChangeKeepsUpdatedAtMoving covers an update whose state change
+// lands in the same millisecond as the write before it: the state write
+// must not put updated_at back to the value other writers read, or their
+// stale compare-and-set would win and undo it (say, re-enable a connection
+// an admin just turned off).
+func TestStateChangeKeepsUpdatedAtMoving(t *testing.T) {
+	for _, backend := range backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, backend)
+			conn := e.samlConnection(e.samlIdP(testidp.SAMLOptions{}), nil)
+			ctx := context.Background()
+			stale := must[store.Connection](t)(e.srv.Store.GetConnection(ctx, conn.ID))
+			prev := stale.UpdatedAt
+			svc := *e.srv.SSO
+			svc.Now = func() time.Time { return prev }
+			inactive := store.ConnectionInactive
+			if _, err := svc.Update(ctx, conn.ID, sso.ConnectionInput{State: &inactive}); err != nil {
+				t.Fatal(err)
+			}
+			stale.Name = "stale writer"
+			stale.UpdatedAt = prev.Add(5 * time.Millisecond)
+			ok, err := e.srv.Store.UpdateConnectionIf(ctx, stale, prev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok {
+				t.Fatal("a compare-and-set with the updated_at read before the update won")
+			}
+			if got := must[store.Connection](t)(e.srv.Store.GetConnection(ctx, conn.ID)); got.State != store.ConnectionInactive {
+				t.Fatalf("state %q, want inactive", got.State)
+			}
+		})
+	}
+}
+
+// TestRefreshReadsTheStoredURL: a metadata refresh that read the
+// connection before an admin moved it to another IdP must fetch what is
+// stored now, not put the old metadata URL (and the old IdP's
+// certificates) back.
+func TestRefreshReadsTheStoredURL(t *testing.T) {
+	for _, backend := range backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, backend)
+			old := e.samlIdP(testidp.SAMLOptions{})
+			conn := e.samlConnection(old, map[string]any{"idp_metadata_url": old.MetadataURL()})
+			ctx := context.Background()
+			snapshot := must[store.Connection](t)(e.srv.Store.GetConnection(ctx, conn.ID))
+			moved := e.samlIdP(testidp.SAMLOptions{})
+			e.api("PUT", "/connections/"+conn.ID, map[string]any{"saml": map[string]any{"idp_metadata_url": moved.MetadataURL()}}, 200, nil)
+			if err := e.srv.SSO.RefreshMetadata(ctx, snapshot); err != nil {
+				t.Fatal(err)
+			}
+			if got := must[store.Connection](t)(e.srv.Store.GetConnection(ctx, conn.ID)); got.SAML.IdPMetadataURL != moved.MetadataURL() {
+				t.Fatalf("metadata URL %s after the refresh, want the admin's %s", got.SAML.IdPMetadataURL, moved.MetadataURL())
 			}
 		})
 	}

@@ -251,8 +251,14 @@ func (s *Service) Update(ctx context.Context, connID string, in ConnectionInput)
 	// (an SP key rotation, a metadata refresh, another PUT, on any node) is
 	// never overwritten with what this update read before it. The input
 	// is then applied again to the connection as it now is.
+	return s.update(ctx, connID, func(store.Connection) (ConnectionInput, bool) { return in, true })
+}
+
+// update applies the input that input derives from the connection as
+// stored at each attempt; input returns false when there is nothing to do.
+func (s *Service) update(ctx context.Context, connID string, input func(store.Connection) (ConnectionInput, bool)) (Connection, error) {
 	for range 3 {
-		out, won, err := s.updateOnce(ctx, connID, in)
+		out, won, err := s.updateOnce(ctx, connID, input)
 		if err != nil || won {
 			return out, err
 		}
@@ -260,12 +266,16 @@ func (s *Service) Update(ctx context.Context, connID string, in ConnectionInput)
 	return Connection{}, errs.Conflict("concurrent_update", "The connection kept changing while it was being updated; try again.")
 }
 
-// updateOnce applies in to the connection as stored now; won is false if
-// the connection changed before the write.
-func (s *Service) updateOnce(ctx context.Context, connID string, in ConnectionInput) (out Connection, won bool, err error) {
+// updateOnce applies input's change to the connection as stored now; won
+// is false if the connection changed before the write.
+func (s *Service) updateOnce(ctx context.Context, connID string, input func(store.Connection) (ConnectionInput, bool)) (out Connection, won bool, err error) {
 	cur, err := s.Get(ctx, connID)
 	if err != nil {
 		return Connection{}, false, err
+	}
+	in, ok := input(cur.Connection)
+	if !ok {
+		return cur, true, nil
 	}
 	if in.ConnectionType != "" && in.ConnectionType != cur.Type {
 		p, ok := Presets[in.ConnectionType]
@@ -295,10 +305,7 @@ func (s *Service) updateOnce(ctx context.Context, connID string, in ConnectionIn
 		return Connection{}, false, err
 	}
 	prev := cur.UpdatedAt
-	c.UpdatedAt = s.now()
-	if store.Millis(c.UpdatedAt) == store.Millis(prev) {
-		c.UpdatedAt = prev.Add(time.Millisecond) // other compare-and-sets must see a change
-	}
+	c.UpdatedAt = after(prev, s.now())
 	err = s.Store.InTx(ctx, func(q store.Queries) error {
 		ok, err := q.UpdateConnectionIf(ctx, c, prev)
 		if won = ok; err != nil || !ok {
@@ -534,6 +541,16 @@ func Complete(c store.Connection, certs []store.Certificate, now time.Time) (boo
 	return false, "unknown protocol"
 }
 
+// after returns now, or prev plus a millisecond when now is not later
+// than prev at the store's precision: a compare-and-set on updated_at
+// must always see a change.
+func after(prev, now time.Time) time.Time {
+	if store.Millis(now) > store.Millis(prev) {
+		return now
+	}
+	return prev.Add(time.Millisecond)
+}
+
 // settle moves a connection through its state machine after a change
 // (draft → active when complete, active → draft when no longer complete,
 // active ↔ inactive on request), writes it, appends the transition's
@@ -561,7 +578,9 @@ func (s *Service) settle(ctx context.Context, q store.Queries, connID, wanted st
 	}
 	if next != c.State {
 		prev := c.State
-		c.State, c.UpdatedAt = next, s.now()
+		// Never below what the caller's compare-and-set wrote: going back
+		// to the value others read would let their stale write win.
+		c.State, c.UpdatedAt = next, after(c.UpdatedAt, s.now())
 		if err := q.UpdateConnection(ctx, c); err != nil {
 			return fmt.Errorf("update connection state: %w", err)
 		}

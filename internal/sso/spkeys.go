@@ -232,10 +232,7 @@ func (s *Service) rotateSPKeys(ctx context.Context, connID, reason string, due f
 		if err != nil {
 			return Connection{}, false, err
 		}
-		c.UpdatedAt = now
-		if store.Millis(now) == store.Millis(prev) {
-			c.UpdatedAt = prev.Add(time.Millisecond) // the compare-and-set must see a change
-		}
+		c.UpdatedAt = after(prev, now)
 		var out Connection
 		won := false
 		err = s.Store.InTx(ctx, func(q store.Queries) error {

@@ -7,42 +7,55 @@ import (
 	"sync"
 )
 
-// configCacheSize bounds a configCache; when full it starts over, which
-// costs one decode per connection in use.
-const configCacheSize = 256
+// configCacheBytes bounds the stored JSON a configCache holds (metadata
+// XML can be up to a megabyte per connection); when an entry would pass
+// it the cache starts over, which costs one decode per connection in use.
+const configCacheBytes = 8 << 20
 
-// configCache keeps decoded connection configs by their stored JSON. A
-// connection's config carries the IdP metadata XML and the SP key set, so
-// decoding it was most of the CPU of reading a connection, which every
-// login does. The row is still read on every call; only its decoding is
-// skipped when the JSON is byte for byte one decoded before, so an entry
-// can never be stale (an update on any node changes the JSON). Callers get
-// their own copy, free to modify. A nil cache decodes every time.
+// configCache keeps each connection's decoded config beside the stored
+// JSON it came from. A connection's config carries the IdP metadata XML
+// and the SP key set, so decoding it was most of the CPU of reading a
+// connection, which every login does. The row is still read on every call;
+// only its decoding is skipped when the JSON is byte for byte the one
+// decoded before, so an entry can never be stale (an update on any node
+// changes the JSON). One entry per connection: a refresh replaces the old
+// version rather than piling up beside it. Callers get their own copy,
+// free to modify. A nil cache decodes every time.
 type configCache struct {
-	mu sync.Mutex
-	m  map[string]connConfig
+	mu    sync.Mutex
+	m     map[string]cachedConfig // by connection ID
+	bytes int
 }
 
-// decode returns the config stored as raw.
-func (c *configCache) decode(raw string) (connConfig, error) {
+type cachedConfig struct {
+	raw string
+	cc  connConfig
+}
+
+// decode returns connection id's config stored as raw.
+func (c *configCache) decode(id, raw string) (connConfig, error) {
 	if c != nil {
 		c.mu.Lock()
-		cc, ok := c.m[raw]
+		e, ok := c.m[id]
 		c.mu.Unlock()
-		if ok {
-			return cc.clone(), nil
+		if ok && e.raw == raw {
+			return e.cc.clone(), nil
 		}
 	}
 	var cc connConfig
 	if err := json.Unmarshal([]byte(raw), &cc); err != nil {
 		return connConfig{}, err
 	}
-	if c != nil {
+	if c != nil && len(raw) <= configCacheBytes/8 {
 		c.mu.Lock()
-		if c.m == nil || len(c.m) >= configCacheSize {
-			c.m = make(map[string]connConfig)
+		if old, ok := c.m[id]; ok {
+			c.bytes -= len(old.raw)
 		}
-		c.m[raw] = cc.clone()
+		if c.m == nil || c.bytes+len(raw) > configCacheBytes {
+			c.m, c.bytes = make(map[string]cachedConfig), 0
+		}
+		c.m[id] = cachedConfig{raw: raw, cc: cc.clone()}
+		c.bytes += len(raw)
 		c.mu.Unlock()
 	}
 	return cc, nil

@@ -1,7 +1,9 @@
 package sqlstore
 
 import (
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,7 +50,7 @@ func TestConfigCacheCopies(t *testing.T) {
 	raw := `{"saml":{"idp_entity_id":"e","sp_keys":[{"id":"key_1","state":"active"}],"attribute_map":{"email":"mail"}},"oidc":{"scopes":["openid"]}}`
 	var c configCache
 	for i := range 3 {
-		cc, err := c.decode(raw)
+		cc, err := c.decode("conn_1", raw)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -60,7 +62,35 @@ func TestConfigCacheCopies(t *testing.T) {
 		cc.OIDC.Scopes[0] = "changed"
 		cc.SAML.IdPEntityID = "changed"
 	}
-	if _, err := c.decode(`{"saml":`); err == nil {
+	if _, err := c.decode("conn_1", `{"saml":`); err == nil {
 		t.Fatal("truncated JSON decoded")
+	}
+}
+
+// TestConfigCacheStaysBounded: versions of one connection replace each
+// other, and many large configs never hold more than the byte budget.
+func TestConfigCacheStaysBounded(t *testing.T) {
+	var c configCache
+	for i := range 100 {
+		raw := fmt.Sprintf(`{"saml":{"idp_entity_id":"v%d"}}`, i)
+		cc, err := c.decode("conn_1", raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf("v%d", i); cc.SAML.IdPEntityID != want {
+			t.Fatalf("version %d decoded as %q", i, cc.SAML.IdPEntityID)
+		}
+	}
+	if len(c.m) != 1 {
+		t.Fatalf("%d entries for one connection, want 1", len(c.m))
+	}
+	big := `{"saml":{"idp_metadata_xml":"` + strings.Repeat("x", configCacheBytes/10) + `"}}`
+	for i := range 40 {
+		if _, err := c.decode(fmt.Sprintf("conn_%d", i), big); err != nil {
+			t.Fatal(err)
+		}
+		if c.bytes > configCacheBytes {
+			t.Fatalf("cache holds %d bytes, budget %d", c.bytes, configCacheBytes)
+		}
 	}
 }

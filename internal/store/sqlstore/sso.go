@@ -27,7 +27,7 @@ func (q *queries) scanConn(s rowScanner) (store.Connection, error) {
 	if err := s.Scan(&c.ID, &c.OrganizationID, &c.Type, &c.Name, &c.State, &c.Protocol, &cfg, &next, &created, &updated); err != nil {
 		return c, err
 	}
-	cc, err := q.configs.decode(cfg)
+	cc, err := q.configs.decode(c.ID, cfg)
 	if err != nil {
 		return c, fmt.Errorf("connection %s config: %w", c.ID, err)
 	}
