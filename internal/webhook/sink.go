@@ -86,6 +86,7 @@ func (s *sink) post(ctx context.Context, ev delivery.Event) (store.WebhookDelive
 		data = json.RawMessage("{}")
 	}
 	body, _ := json.Marshal(Payload{ID: ev.ID, Event: ev.Name, Data: data, CreatedAt: wire.Time(ev.CreatedAt)})
+	body = jsStringify(body)
 	start := s.now()
 	d := store.WebhookDelivery{ID: id.New("webhook_delivery"), EndpointID: s.endpoint.ID, EventID: ev.ID, EventName: ev.Name, AttemptedAt: start}
 	f := s.do(ctx, body, start, &d)
