@@ -304,19 +304,25 @@ func (e *Engine) deliver(ctx context.Context, c store.Consumer) {
 		err = sink.Send(sctx, batch)
 		cancel()
 		e.m.sendSeconds.WithLabelValues(c.Kind).Observe(time.Since(t0).Seconds())
+		var journal func(context.Context, store.Queries) error
+		if j, ok := sink.(Journaler); ok {
+			journal = j.TakeJournal()
+		}
 		if err != nil {
 			f := asFailure(err)
 			if n := min(f.Delivered, len(batch)); n > 0 {
-				if e.advance(ctx, &c, batch[:n]) != nil {
+				if e.advance(ctx, &c, batch[:n], journal) != nil {
 					return
 				}
+				journal = nil
 			}
+			e.writeJournal(ctx, c, journal)
 			if ctx.Err() == nil {
 				e.fail(ctx, c, k, f, true)
 			}
 			return
 		}
-		if e.advance(ctx, &c, batch) != nil {
+		if e.advance(ctx, &c, batch, journal) != nil {
 			return
 		}
 		delivered = true
@@ -326,10 +332,41 @@ func (e *Engine) deliver(ctx context.Context, c store.Consumer) {
 	}
 }
 
-// advance moves c's cursor past the delivered events.
-func (e *Engine) advance(ctx context.Context, c *store.Consumer, delivered []Event) error {
+// advance moves c's cursor past the delivered events and writes the
+// sink's journal (if any) in the same transaction. That transaction
+// commits lazily (store CommitLazily): if the database server crashed
+// before flushing it, the cursor would be back where it was and the batch
+// sent again — which at-least-once delivery allows — and in exchange a
+// batch does not wait for a disk flush (on PostgreSQL that wait was most
+// of a webhook batch's time; see docs/benchmarks.md).
+func (e *Engine) advance(ctx context.Context, c *store.Consumer, delivered []Event, journal func(context.Context, store.Queries) error) error {
 	last := delivered[len(delivered)-1].Seq
-	if err := e.st.AdvanceConsumer(ctx, c.Kind, c.DestinationID, e.cfg.Owner, c.Cursor, last, e.cfg.Now()); err != nil {
+	now := e.cfg.Now()
+	journalFailed := false
+	err := e.st.InTx(ctx, func(q store.Queries) error {
+		if err := q.CommitLazily(ctx); err != nil {
+			return err
+		}
+		if err := q.AdvanceConsumer(ctx, c.Kind, c.DestinationID, e.cfg.Owner, c.Cursor, last, now); err != nil {
+			return err
+		}
+		if journal != nil {
+			if err := journal(ctx, q); err != nil {
+				journalFailed = true
+				return err
+			}
+		}
+		return nil
+	})
+	if journalFailed {
+		// The journal is best effort; the cursor must move all the same.
+		e.cfg.Log.WarnContext(ctx, "delivery: write journal", "kind", c.Kind, "destination_id", c.DestinationID, "err", err)
+		journal = nil
+		err = e.st.AdvanceConsumer(ctx, c.Kind, c.DestinationID, e.cfg.Owner, c.Cursor, last, now)
+	}
+	if err != nil {
+		// The attempts happened even if the lease was lost meanwhile.
+		e.writeJournal(ctx, *c, journal)
 		if !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil {
 			e.cfg.Log.ErrorContext(ctx, "delivery: advance cursor", "kind", c.Kind, "destination_id", c.DestinationID, "err", err)
 		}
@@ -339,6 +376,18 @@ func (e *Engine) advance(ctx context.Context, c *store.Consumer, delivered []Eve
 	e.m.delivered.WithLabelValues(c.Kind).Add(float64(len(delivered)))
 	e.m.lagSeconds.WithLabelValues(c.Kind).Observe(time.Since(delivered[len(delivered)-1].CreatedAt).Seconds())
 	return nil
+}
+
+// writeJournal writes a sink's journal on its own (best effort), when no
+// cursor move carries it.
+func (e *Engine) writeJournal(ctx context.Context, c store.Consumer, journal func(context.Context, store.Queries) error) {
+	if journal == nil {
+		return
+	}
+	wctx := context.WithoutCancel(ctx)
+	if err := e.st.InTx(wctx, func(q store.Queries) error { return journal(wctx, q) }); err != nil {
+		e.cfg.Log.WarnContext(ctx, "delivery: write journal", "kind", c.Kind, "destination_id", c.DestinationID, "err", err)
+	}
 }
 
 // head is the Seq of the newest event (0 if none). Read before the

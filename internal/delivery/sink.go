@@ -7,6 +7,8 @@ import (
 	"context"
 	"encoding/json"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
 // Event is one outbox event as a sink receives it.
@@ -28,6 +30,16 @@ type Sink interface {
 	Send(ctx context.Context, batch []Event) error
 	// Limits says how much one Send may carry.
 	Limits() Limits
+}
+
+// Journaler is a Sink that logs its attempts (webhooks' delivery log).
+// After each Send the engine takes the log and writes it in the
+// transaction that moves the cursor past the batch, so that a batch costs
+// one commit, or on its own when nothing was delivered.
+type Journaler interface {
+	// TakeJournal returns a write of the attempts logged since the last
+	// call, or nil if there were none.
+	TakeJournal() func(ctx context.Context, q store.Queries) error
 }
 
 // Limits bound one batch.

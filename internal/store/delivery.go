@@ -84,6 +84,15 @@ type Deliveries interface {
 	// successful delivery and clears the failure run. ErrNotFound if owner
 	// lost the lease or the cursor is no longer at from (a replay moved it).
 	AdvanceConsumer(ctx context.Context, kind, destinationID, owner string, from, to int64, now time.Time) error
+	// CommitLazily lets the transaction it is called in commit without
+	// waiting for the database's log to reach the disk (on PostgreSQL
+	// synchronous_commit=off for that transaction; SQLite, in WAL mode with
+	// synchronous=NORMAL, commits every transaction that way). The commit is
+	// visible at once, but a crash of the database server, not of
+	// Gatehouse, may undo it: use it only where that is harmless, as for a
+	// cursor move, after which events are sent again. Outside a
+	// transaction it does nothing.
+	CommitLazily(ctx context.Context) error
 	// RecordConsumerFailure counts a failed attempt and schedules the next;
 	// it parks the consumer if it has been failing since before
 	// f.ParkIfFailingBefore and reports whether it did.

@@ -53,13 +53,15 @@ const maxExcerpt = 512
 // maxBatch is how many events one Send carries (one request each).
 const maxBatch = 50
 
-// sink delivers to one endpoint, one POST per event, and logs each attempt.
+// sink delivers to one endpoint, one POST per event, and logs each
+// attempt; the engine writes the log with the batch's cursor move
+// (delivery.Journaler).
 type sink struct {
 	endpoint store.WebhookEndpoint
 	secret   string
 	http     *http.Client
 	now      func() time.Time
-	record   func(ctx context.Context, ds []store.WebhookDelivery)
+	log      []store.WebhookDelivery // attempts not yet taken by the engine
 }
 
 func (s *sink) Limits() delivery.Limits { return delivery.Limits{MaxEvents: maxBatch} }
@@ -67,17 +69,25 @@ func (s *sink) Limits() delivery.Limits { return delivery.Limits{MaxEvents: maxB
 // Send posts each event in order and stops at the first failure, telling
 // the engine how many were accepted before it.
 func (s *sink) Send(ctx context.Context, batch []delivery.Event) error {
-	log := make([]store.WebhookDelivery, 0, len(batch))
-	defer func() { s.record(context.WithoutCancel(ctx), log) }()
 	for i, ev := range batch {
 		d, f := s.post(ctx, ev)
-		log = append(log, d)
+		s.log = append(s.log, d)
 		if f != nil {
 			f.Delivered = i
 			return f
 		}
 	}
 	return nil
+}
+
+// TakeJournal hands the logged attempts to the engine to write.
+func (s *sink) TakeJournal() func(ctx context.Context, q store.Queries) error {
+	if len(s.log) == 0 {
+		return nil
+	}
+	ds := s.log
+	s.log = nil
+	return func(ctx context.Context, q store.Queries) error { return q.AddWebhookDeliveries(ctx, ds) }
 }
 
 func (s *sink) post(ctx context.Context, ev delivery.Event) (store.WebhookDelivery, *delivery.Failure) {

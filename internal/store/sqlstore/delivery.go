@@ -149,6 +149,14 @@ func (q *queries) AdvanceConsumer(ctx context.Context, kind, destinationID, owne
 		to, store.Millis(now), kind, destinationID, owner, from)
 }
 
+// CommitLazily implements store.Deliveries.
+func (q *queries) CommitLazily(ctx context.Context) error {
+	if _, pg := q.d.(Postgres); !pg || !q.inTx {
+		return nil
+	}
+	return q.exec(ctx, false, `SET LOCAL synchronous_commit TO OFF`)
+}
+
 // RecordConsumerFailure implements store.Deliveries.
 func (q *queries) RecordConsumerFailure(ctx context.Context, kind, destinationID, owner string, f store.ConsumerFailure) (bool, error) {
 	at := store.Millis(f.At)

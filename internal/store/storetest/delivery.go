@@ -18,6 +18,45 @@ var deliveryTests = []suiteTest{
 	{"delivery consumers are claimed once", testConsumerClaimRace},
 	{"delivery consumers checked to the end wait for new events", testConsumerChecked},
 	{"webhook endpoints and delivery log", testWebhooks},
+	{"delivery consumers: a lazily committed cursor move", testCommitLazily},
+}
+
+// testCommitLazily: a cursor move and a delivery log written in a lazily
+// committed transaction are there at once after the commit, rolled back
+// with it on an error, and CommitLazily outside a transaction is harmless.
+func testCommitLazily(t *testing.T, s store.Store) {
+	appendEvent(t, s, "a.one", "", time.Now())
+	c := newConsumer("webhook", id.New("we"))
+	mustNil(t, s.PutConsumer(ctx, c))
+	now := time.Now()
+	got, err := s.ClaimConsumers(ctx, "node-a", now, now.Add(time.Minute), 10)
+	mustNil(t, err)
+	if len(got) != 1 {
+		t.Fatalf("claim: %+v", got)
+	}
+	mustNil(t, s.CommitLazily(ctx))
+	from := got[0].Cursor
+	boom := errors.New("boom")
+	err = s.InTx(ctx, func(q store.Queries) error {
+		mustNil(t, q.CommitLazily(ctx))
+		mustNil(t, q.AdvanceConsumer(ctx, c.Kind, c.DestinationID, "node-a", from, from+5, now))
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("failed transaction: %v", err)
+	}
+	if cur, _ := s.GetConsumer(ctx, c.Kind, c.DestinationID); cur.Cursor != from {
+		t.Fatalf("cursor moved by a rolled-back transaction: %d, want %d", cur.Cursor, from)
+	}
+	mustNil(t, s.InTx(ctx, func(q store.Queries) error {
+		if err := q.CommitLazily(ctx); err != nil {
+			return err
+		}
+		return q.AdvanceConsumer(ctx, c.Kind, c.DestinationID, "node-a", from, from+5, now)
+	}))
+	if cur, _ := s.GetConsumer(ctx, c.Kind, c.DestinationID); cur.Cursor != from+5 {
+		t.Fatalf("cursor after a lazy commit: %d, want %d", cur.Cursor, from+5)
+	}
 }
 
 func newConsumer(kind, dest string) store.Consumer {
