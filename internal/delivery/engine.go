@@ -247,6 +247,10 @@ func (e *Engine) deliver(ctx context.Context, c store.Consumer) {
 	leaseUntil := c.LeaseUntil
 	filter := store.EventFilter{Names: c.EventNames, OrganizationID: c.OrganizationID}
 	delivered := false
+	// The outbox's end is read only when the last read may have reached
+	// it: after a full batch more events are likely, so the read is
+	// saved (a store round trip per batch).
+	needHead := true
 	// At least one batch per run, however short RunFor is.
 	for first := true; ctx.Err() == nil && (first || e.cfg.Now().Sub(start) < e.cfg.RunFor); first = false {
 		if now := e.cfg.Now(); leaseUntil.Sub(now) < e.cfg.Lease/2 {
@@ -256,9 +260,11 @@ func (e *Engine) deliver(ctx context.Context, c store.Consumer) {
 			}
 		}
 		gen := e.gen.Load()
-		head, err := e.head(ctx)
-		if err != nil {
-			return
+		var head int64
+		if needHead {
+			if head, err = e.head(ctx); err != nil {
+				return
+			}
 		}
 		filter.AfterSeq = c.Cursor
 		evs, err := e.st.ListEvents(ctx, filter, limits.MaxEvents, false)
@@ -268,6 +274,11 @@ func (e *Engine) deliver(ctx context.Context, c store.Consumer) {
 			}
 			return
 		}
+		if len(evs) == 0 && !needHead {
+			needHead = true // the last batch was full and is all there was: read the end, then look again
+			continue
+		}
+		needHead = len(evs) < limits.MaxEvents
 		if len(evs) == 0 {
 			e.notifyMu.Lock()
 			changed := e.notify
