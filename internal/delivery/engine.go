@@ -41,7 +41,7 @@ type Config struct {
 	Owner       string        // this node's lease owner name; default host-pid-random
 	Poll        time.Duration // how often due consumers are looked for; 1s
 	Lease       time.Duration // how long a claim lasts unless renewed; 30s
-	SendTimeout time.Duration // bound on one Send; 10s (must be well under Lease)
+	SendTimeout time.Duration // bound on one Send; 15s (at most Lease/2)
 	Workers     int           // consumers delivered at once by this node; 16
 	RunFor      time.Duration // a busy consumer gives its worker back after this; 5s
 	// Linger is how long a consumer that has just delivered waits for more
@@ -71,7 +71,7 @@ func (c *Config) defaults() {
 	}
 	def(&c.Poll, time.Second)
 	def(&c.Lease, 30*time.Second)
-	def(&c.SendTimeout, 10*time.Second)
+	def(&c.SendTimeout, 15*time.Second)
 	def(&c.RunFor, 5*time.Second)
 	def(&c.Linger, 200*time.Millisecond)
 	def(&c.MinBackoff, time.Second)
@@ -318,6 +318,13 @@ func (e *Engine) deliver(ctx context.Context, c store.Consumer) {
 		var journal func(context.Context, store.Queries) error
 		if j, ok := sink.(Journaler); ok {
 			journal = j.TakeJournal()
+		}
+		if stop := (*Stopped)(nil); errors.As(err, &stop) && stop.Delivered > 0 {
+			if e.advance(ctx, &c, batch[:min(stop.Delivered, len(batch))], journal) != nil {
+				return
+			}
+			delivered, needHead = true, false // the rest of the batch is waiting
+			continue
 		}
 		if err != nil {
 			f := asFailure(err)

@@ -6,6 +6,7 @@ package delivery
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -30,6 +31,20 @@ type Sink interface {
 	Send(ctx context.Context, batch []Event) error
 	// Limits says how much one Send may carry.
 	Limits() Limits
+}
+
+// Stopped is returned by a Sink that sent the first Delivered events of a
+// batch and then stopped without a failure, typically one that sends a
+// request per event and would not have had time for another full request
+// before the batch's deadline. The engine moves the cursor past those
+// events and goes on with the rest, without a retry delay. Delivered must
+// be at least 1.
+type Stopped struct {
+	Delivered int
+}
+
+func (s *Stopped) Error() string {
+	return fmt.Sprintf("delivery: the sink stopped after %d events of the batch", s.Delivered)
 }
 
 // Journaler is a Sink that logs its attempts (webhooks' delivery log).

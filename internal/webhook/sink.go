@@ -67,9 +67,15 @@ type sink struct {
 func (s *sink) Limits() delivery.Limits { return delivery.Limits{MaxEvents: maxBatch} }
 
 // Send posts each event in order and stops at the first failure, telling
-// the engine how many were accepted before it.
+// the engine how many were accepted before it. It starts a request only
+// while the batch has time left for the request's whole timeout, so that
+// an endpoint that answers slowly but within that timeout never sees a
+// request cut short: it stops instead and the engine sends the rest next.
 func (s *sink) Send(ctx context.Context, batch []delivery.Event) error {
 	for i, ev := range batch {
+		if dl, ok := ctx.Deadline(); ok && i > 0 && s.http.Timeout > 0 && time.Until(dl) < s.http.Timeout {
+			return &delivery.Stopped{Delivered: i}
+		}
 		d, f := s.post(ctx, ev)
 		s.log = append(s.log, d)
 		if f != nil {
