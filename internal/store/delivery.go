@@ -101,6 +101,11 @@ type Deliveries interface {
 	// due now), disables or parks a consumer; the cursor stays.
 	SetConsumerState(ctx context.Context, kind, destinationID, state string, now time.Time) error
 	// RewindConsumer moves the cursor back to just before the first event
-	// created at or after since (never forward) and makes it due now.
+	// created at or after since (never forward) and makes it due now. Until
+	// the consumer is claimed again, AdvanceConsumer and MarkConsumerChecked
+	// by the current lease holder fail with ErrNotFound, even if the cursor
+	// did not move, so that a batch in flight during the rewind cannot carry
+	// the cursor past since: the holder stops and the next claim reads from
+	// the rewound cursor.
 	RewindConsumer(ctx context.Context, kind, destinationID string, since, now time.Time) error
 }

@@ -178,6 +178,31 @@ func testConsumers(t *testing.T, s store.Store) {
 		t.Errorf("rewind of a missing consumer: %v", err)
 	}
 
+	// A rewind while a batch is in flight: the cursor is already before
+	// since, so it stays, but the holder's advance and mark must fail until
+	// the consumer is claimed again.
+	claimed, err = s.ClaimConsumers(ctx, "node-a", far, far.Add(time.Minute), 10)
+	mustNil(t, err)
+	if len(claimed) != 1 {
+		t.Fatalf("claim after rewinding: %+v", claimed)
+	}
+	from := claimed[0].Cursor
+	mustNil(t, s.RewindConsumer(ctx, c.Kind, c.DestinationID, t0, far))
+	if err := s.AdvanceConsumer(ctx, c.Kind, c.DestinationID, "node-a", from, midStored.Seq, far); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("advance after a rewind that left the cursor: %v", err)
+	}
+	if err := s.MarkConsumerChecked(ctx, c.Kind, c.DestinationID, "node-a", from, midStored.Seq); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("mark after a rewind that left the cursor: %v", err)
+	}
+	mustNil(t, s.ReleaseConsumer(ctx, c.Kind, c.DestinationID, "node-a"))
+	claimed, err = s.ClaimConsumers(ctx, "node-b", far, far.Add(time.Minute), 10)
+	mustNil(t, err)
+	if len(claimed) != 1 || claimed[0].Cursor != from {
+		t.Fatalf("claim after the rewind: %+v", claimed)
+	}
+	mustNil(t, s.AdvanceConsumer(ctx, c.Kind, c.DestinationID, "node-b", from, from+1, far))
+	mustNil(t, s.ReleaseConsumer(ctx, c.Kind, c.DestinationID, "node-b"))
+
 	mustNil(t, s.SetConsumerState(ctx, c.Kind, c.DestinationID, store.ConsumerDisabled, far))
 	if due, _ := s.ClaimConsumers(ctx, "node-a", far, far.Add(time.Minute), 10); len(due) != 0 {
 		t.Errorf("a disabled consumer was claimed: %+v", due)
