@@ -170,7 +170,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 	(&auditlog.Handler{Svc: a.AuditLogs}).Routes(r)
 	a.Delivery = delivery.New(a.Store, delivery.Config{Log: log, Metrics: reg, ParkAfter: cfg.DeliveryParkAfter})
 	a.Webhooks = &webhook.Service{Store: st, Sealer: a.Sealer, Guard: guard, HTTP: webhook.NewHTTPClient(guard, 10*time.Second),
-		Log: log, Nudge: a.Delivery.Nudge}
+		Nudge: a.Delivery.Nudge}
 	a.Delivery.Register(a.Webhooks.Kind())
 	(&webhook.Handler{Svc: a.Webhooks}).Routes(r)
 	a.LogStreams = &logstream.Service{Store: st, Sealer: a.Sealer, Guard: guard, HTTP: webhook.NewHTTPClient(guard, 30*time.Second),

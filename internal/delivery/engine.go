@@ -41,7 +41,7 @@ type Config struct {
 	Owner       string        // this node's lease owner name; default host-pid-random
 	Poll        time.Duration // how often due consumers are looked for; 1s
 	Lease       time.Duration // how long a claim lasts unless renewed; 30s
-	SendTimeout time.Duration // bound on one Send; 10s (must be well under Lease)
+	SendTimeout time.Duration // bound on one Send; 15s (at most Lease/2)
 	Workers     int           // consumers delivered at once by this node; 16
 	RunFor      time.Duration // a busy consumer gives its worker back after this; 5s
 	// Linger is how long a consumer that has just delivered waits for more
@@ -71,7 +71,7 @@ func (c *Config) defaults() {
 	}
 	def(&c.Poll, time.Second)
 	def(&c.Lease, 30*time.Second)
-	def(&c.SendTimeout, 10*time.Second)
+	def(&c.SendTimeout, 15*time.Second)
 	def(&c.RunFor, 5*time.Second)
 	def(&c.Linger, 200*time.Millisecond)
 	def(&c.MinBackoff, time.Second)
@@ -247,6 +247,10 @@ func (e *Engine) deliver(ctx context.Context, c store.Consumer) {
 	leaseUntil := c.LeaseUntil
 	filter := store.EventFilter{Names: c.EventNames, OrganizationID: c.OrganizationID}
 	delivered := false
+	// The outbox's end is read only when the last read may have reached
+	// it: after a full batch more events are likely, so the read is
+	// saved (a store round trip per batch).
+	needHead := true
 	// At least one batch per run, however short RunFor is.
 	for first := true; ctx.Err() == nil && (first || e.cfg.Now().Sub(start) < e.cfg.RunFor); first = false {
 		if now := e.cfg.Now(); leaseUntil.Sub(now) < e.cfg.Lease/2 {
@@ -256,9 +260,11 @@ func (e *Engine) deliver(ctx context.Context, c store.Consumer) {
 			}
 		}
 		gen := e.gen.Load()
-		head, err := e.head(ctx)
-		if err != nil {
-			return
+		var head int64
+		if needHead {
+			if head, err = e.head(ctx); err != nil {
+				return
+			}
 		}
 		filter.AfterSeq = c.Cursor
 		evs, err := e.st.ListEvents(ctx, filter, limits.MaxEvents, false)
@@ -268,6 +274,11 @@ func (e *Engine) deliver(ctx context.Context, c store.Consumer) {
 			}
 			return
 		}
+		if len(evs) == 0 && !needHead {
+			needHead = true // the last batch was full and is all there was: read the end, then look again
+			continue
+		}
+		needHead = len(evs) < limits.MaxEvents
 		if len(evs) == 0 {
 			e.notifyMu.Lock()
 			changed := e.notify
@@ -304,19 +315,32 @@ func (e *Engine) deliver(ctx context.Context, c store.Consumer) {
 		err = sink.Send(sctx, batch)
 		cancel()
 		e.m.sendSeconds.WithLabelValues(c.Kind).Observe(time.Since(t0).Seconds())
+		var journal func(context.Context, store.Queries) error
+		if j, ok := sink.(Journaler); ok {
+			journal = j.TakeJournal()
+		}
+		if stop := (*Stopped)(nil); errors.As(err, &stop) && stop.Delivered > 0 {
+			if e.advance(ctx, &c, batch[:min(stop.Delivered, len(batch))], journal) != nil {
+				return
+			}
+			delivered, needHead = true, false // the rest of the batch is waiting
+			continue
+		}
 		if err != nil {
 			f := asFailure(err)
 			if n := min(f.Delivered, len(batch)); n > 0 {
-				if e.advance(ctx, &c, batch[:n]) != nil {
+				if e.advance(ctx, &c, batch[:n], journal) != nil {
 					return
 				}
+				journal = nil
 			}
+			e.writeJournal(ctx, c, journal)
 			if ctx.Err() == nil {
 				e.fail(ctx, c, k, f, true)
 			}
 			return
 		}
-		if e.advance(ctx, &c, batch) != nil {
+		if e.advance(ctx, &c, batch, journal) != nil {
 			return
 		}
 		delivered = true
@@ -326,10 +350,41 @@ func (e *Engine) deliver(ctx context.Context, c store.Consumer) {
 	}
 }
 
-// advance moves c's cursor past the delivered events.
-func (e *Engine) advance(ctx context.Context, c *store.Consumer, delivered []Event) error {
+// advance moves c's cursor past the delivered events and writes the
+// sink's journal (if any) in the same transaction. That transaction
+// commits lazily (store CommitLazily): if the database server crashed
+// before flushing it, the cursor would be back where it was and the batch
+// sent again — which at-least-once delivery allows — and in exchange a
+// batch does not wait for a disk flush (on PostgreSQL that wait was most
+// of a webhook batch's time; see docs/benchmarks.md).
+func (e *Engine) advance(ctx context.Context, c *store.Consumer, delivered []Event, journal func(context.Context, store.Queries) error) error {
 	last := delivered[len(delivered)-1].Seq
-	if err := e.st.AdvanceConsumer(ctx, c.Kind, c.DestinationID, e.cfg.Owner, c.Cursor, last, e.cfg.Now()); err != nil {
+	now := e.cfg.Now()
+	journalFailed := false
+	err := e.st.InTx(ctx, func(q store.Queries) error {
+		if err := q.CommitLazily(ctx); err != nil {
+			return err
+		}
+		if err := q.AdvanceConsumer(ctx, c.Kind, c.DestinationID, e.cfg.Owner, c.Cursor, last, now); err != nil {
+			return err
+		}
+		if journal != nil {
+			if err := journal(ctx, q); err != nil {
+				journalFailed = true
+				return err
+			}
+		}
+		return nil
+	})
+	if journalFailed {
+		// The journal is best effort; the cursor must move all the same.
+		e.cfg.Log.WarnContext(ctx, "delivery: write journal", "kind", c.Kind, "destination_id", c.DestinationID, "err", err)
+		journal = nil
+		err = e.st.AdvanceConsumer(ctx, c.Kind, c.DestinationID, e.cfg.Owner, c.Cursor, last, now)
+	}
+	if err != nil {
+		// The attempts happened even if the lease was lost meanwhile.
+		e.writeJournal(ctx, *c, journal)
 		if !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil {
 			e.cfg.Log.ErrorContext(ctx, "delivery: advance cursor", "kind", c.Kind, "destination_id", c.DestinationID, "err", err)
 		}
@@ -339,6 +394,18 @@ func (e *Engine) advance(ctx context.Context, c *store.Consumer, delivered []Eve
 	e.m.delivered.WithLabelValues(c.Kind).Add(float64(len(delivered)))
 	e.m.lagSeconds.WithLabelValues(c.Kind).Observe(time.Since(delivered[len(delivered)-1].CreatedAt).Seconds())
 	return nil
+}
+
+// writeJournal writes a sink's journal on its own (best effort), when no
+// cursor move carries it.
+func (e *Engine) writeJournal(ctx context.Context, c store.Consumer, journal func(context.Context, store.Queries) error) {
+	if journal == nil {
+		return
+	}
+	wctx := context.WithoutCancel(ctx)
+	if err := e.st.InTx(wctx, func(q store.Queries) error { return journal(wctx, q) }); err != nil {
+		e.cfg.Log.WarnContext(ctx, "delivery: write journal", "kind", c.Kind, "destination_id", c.DestinationID, "err", err)
+	}
 }
 
 // head is the Seq of the newest event (0 if none). Read before the

@@ -344,3 +344,93 @@ func TestShortRunsDoNotStall(t *testing.T) {
 		}
 	})
 }
+
+// journaling is a sink that keeps a journal (delivery.Journaler): each
+// write notes the cursor it sees in its transaction, and may fail.
+type journaling struct {
+	*sink
+	fail bool
+
+	mu      sync.Mutex
+	pending []string
+	seen    []int64 // the consumer's cursor inside each journal write
+}
+
+func (j *journaling) Send(ctx context.Context, batch []delivery.Event) error {
+	err := j.sink.Send(ctx, batch)
+	j.mu.Lock()
+	for _, e := range batch {
+		j.pending = append(j.pending, e.ID)
+	}
+	j.mu.Unlock()
+	return err
+}
+
+func (j *journaling) TakeJournal() func(ctx context.Context, q store.Queries) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if len(j.pending) == 0 {
+		return nil
+	}
+	j.pending = nil
+	return func(ctx context.Context, q store.Queries) error {
+		c, err := q.GetConsumer(ctx, "journal", "j")
+		if err != nil {
+			return err
+		}
+		j.mu.Lock()
+		j.seen = append(j.seen, c.Cursor)
+		j.mu.Unlock()
+		if j.fail {
+			return errors.New("journal broken")
+		}
+		return nil
+	}
+}
+
+// TestJournalWrittenWithTheCursor: a sink's journal is written in the
+// transaction that moves the cursor past its batch (it sees the new
+// cursor), and a journal that cannot be written does not hold the cursor
+// back (every event is delivered once, none again).
+func TestJournalWrittenWithTheCursor(t *testing.T) {
+	cases := []struct {
+		name string
+		fail bool
+	}{
+		{"journal written", false},
+		{"journal failing", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			eachBackend(t, func(t *testing.T, st store.Store) {
+				j := &journaling{sink: newSink(5, nil), fail: tc.fail}
+				eng := delivery.New(st, delivery.Config{Poll: 20 * time.Millisecond})
+				eng.Register(delivery.Kind{Name: "journal", Open: func(context.Context, store.Consumer) (delivery.Sink, error) { return j, nil }})
+				now := time.Now()
+				if err := st.PutConsumer(bg, store.Consumer{Kind: "journal", DestinationID: "j", State: store.ConsumerActive,
+					CreatedAt: now, UpdatedAt: now}); err != nil {
+					t.Fatal(err)
+				}
+				ctx, cancel := context.WithCancel(bg)
+				done := make(chan struct{})
+				go func() { eng.Run(ctx); close(done) }()
+				defer func() { cancel(); <-done }()
+				h := &harness{st: delivery.NotifyOnAppend(st, eng.Nudge)}
+				want := h.appendN(t, 12, "a.one")
+				last, _ := st.GetEvent(bg, want[len(want)-1])
+				waitFor(t, "the cursor at the last event", func() bool {
+					c, err := st.GetConsumer(bg, "journal", "j")
+					return err == nil && c.Cursor == last.Seq
+				})
+				if got := j.ids(); fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Errorf("delivered %v\nwant      %v", got, want)
+				}
+				j.mu.Lock()
+				defer j.mu.Unlock()
+				if len(j.seen) == 0 || j.seen[len(j.seen)-1] != last.Seq {
+					t.Errorf("journal writes saw cursors %v, want the last at %d (the batch's own move)", j.seen, last.Seq)
+				}
+			})
+		})
+	}
+}

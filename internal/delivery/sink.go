@@ -6,7 +6,10 @@ package delivery
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
 // Event is one outbox event as a sink receives it.
@@ -28,6 +31,30 @@ type Sink interface {
 	Send(ctx context.Context, batch []Event) error
 	// Limits says how much one Send may carry.
 	Limits() Limits
+}
+
+// Stopped is returned by a Sink that sent the first Delivered events of a
+// batch and then stopped without a failure, typically one that sends a
+// request per event and would not have had time for another full request
+// before the batch's deadline. The engine moves the cursor past those
+// events and goes on with the rest, without a retry delay. Delivered must
+// be at least 1.
+type Stopped struct {
+	Delivered int
+}
+
+func (s *Stopped) Error() string {
+	return fmt.Sprintf("delivery: the sink stopped after %d events of the batch", s.Delivered)
+}
+
+// Journaler is a Sink that logs its attempts (webhooks' delivery log).
+// After each Send the engine takes the log and writes it in the
+// transaction that moves the cursor past the batch, so that a batch costs
+// one commit, or on its own when nothing was delivered.
+type Journaler interface {
+	// TakeJournal returns a write of the attempts logged since the last
+	// call, or nil if there were none.
+	TakeJournal() func(ctx context.Context, q store.Queries) error
 }
 
 // Limits bound one batch.

@@ -84,6 +84,15 @@ type Deliveries interface {
 	// successful delivery and clears the failure run. ErrNotFound if owner
 	// lost the lease or the cursor is no longer at from (a replay moved it).
 	AdvanceConsumer(ctx context.Context, kind, destinationID, owner string, from, to int64, now time.Time) error
+	// CommitLazily lets the transaction it is called in commit without
+	// waiting for the database's log to reach the disk (on PostgreSQL
+	// synchronous_commit=off for that transaction; SQLite, in WAL mode with
+	// synchronous=NORMAL, commits every transaction that way). The commit is
+	// visible at once, but a crash of the database server, not of
+	// Gatehouse, may undo it: use it only where that is harmless, as for a
+	// cursor move, after which events are sent again. Outside a
+	// transaction it does nothing.
+	CommitLazily(ctx context.Context) error
 	// RecordConsumerFailure counts a failed attempt and schedules the next;
 	// it parks the consumer if it has been failing since before
 	// f.ParkIfFailingBefore and reports whether it did.
@@ -92,6 +101,11 @@ type Deliveries interface {
 	// due now), disables or parks a consumer; the cursor stays.
 	SetConsumerState(ctx context.Context, kind, destinationID, state string, now time.Time) error
 	// RewindConsumer moves the cursor back to just before the first event
-	// created at or after since (never forward) and makes it due now.
+	// created at or after since (never forward) and makes it due now. Until
+	// the consumer is claimed again, AdvanceConsumer and MarkConsumerChecked
+	// by the current lease holder fail with ErrNotFound, even if the cursor
+	// did not move, so that a batch in flight during the rewind cannot carry
+	// the cursor past since: the holder stops and the next claim reads from
+	// the rewound cursor.
 	RewindConsumer(ctx context.Context, kind, destinationID string, since, now time.Time) error
 }

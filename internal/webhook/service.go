@@ -10,7 +10,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"regexp"
 	"time"
@@ -40,7 +39,6 @@ type Service struct {
 	// HTTP sends deliveries; it must come from Guard.Client and must not
 	// follow redirects (see NewHTTPClient).
 	HTTP *http.Client
-	Log  *slog.Logger
 	// Now is the clock (tests); nil = time.Now.
 	Now func() time.Time
 	// Nudge, if set, wakes the delivery engine after a change.
@@ -308,12 +306,5 @@ func (s *Service) openSink(ctx context.Context, c store.Consumer) (delivery.Sink
 		return nil, &delivery.Failure{Code: "secret_unreadable", Message: "The endpoint's signing secret cannot be opened with this node's key.",
 			Fix: "Give every node the same GATEHOUSE_SECRET_KEY.", Err: err}
 	}
-	return &sink{endpoint: e, secret: string(secret), http: s.HTTP, now: s.now, record: s.record}, nil
-}
-
-func (s *Service) record(ctx context.Context, ds []store.WebhookDelivery) {
-	if err := s.Store.AddWebhookDeliveries(ctx, ds); err != nil && s.Log != nil {
-		// The endpoint may have been deleted meanwhile; the log is best effort.
-		s.Log.WarnContext(ctx, "webhook: record delivery attempts", "err", err)
-	}
+	return &sink{endpoint: e, secret: string(secret), http: s.HTTP, now: s.now}, nil
 }

@@ -53,25 +53,31 @@ const maxExcerpt = 512
 // maxBatch is how many events one Send carries (one request each).
 const maxBatch = 50
 
-// sink delivers to one endpoint, one POST per event, and logs each attempt.
+// sink delivers to one endpoint, one POST per event, and logs each
+// attempt; the engine writes the log with the batch's cursor move
+// (delivery.Journaler).
 type sink struct {
 	endpoint store.WebhookEndpoint
 	secret   string
 	http     *http.Client
 	now      func() time.Time
-	record   func(ctx context.Context, ds []store.WebhookDelivery)
+	log      []store.WebhookDelivery // attempts not yet taken by the engine
 }
 
 func (s *sink) Limits() delivery.Limits { return delivery.Limits{MaxEvents: maxBatch} }
 
 // Send posts each event in order and stops at the first failure, telling
-// the engine how many were accepted before it.
+// the engine how many were accepted before it. It starts a request only
+// while the batch has time left for the request's whole timeout, so that
+// an endpoint that answers slowly but within that timeout never sees a
+// request cut short: it stops instead and the engine sends the rest next.
 func (s *sink) Send(ctx context.Context, batch []delivery.Event) error {
-	log := make([]store.WebhookDelivery, 0, len(batch))
-	defer func() { s.record(context.WithoutCancel(ctx), log) }()
 	for i, ev := range batch {
+		if dl, ok := ctx.Deadline(); ok && i > 0 && s.http.Timeout > 0 && time.Until(dl) < s.http.Timeout {
+			return &delivery.Stopped{Delivered: i}
+		}
 		d, f := s.post(ctx, ev)
-		log = append(log, d)
+		s.log = append(s.log, d)
 		if f != nil {
 			f.Delivered = i
 			return f
@@ -80,12 +86,23 @@ func (s *sink) Send(ctx context.Context, batch []delivery.Event) error {
 	return nil
 }
 
+// TakeJournal hands the logged attempts to the engine to write.
+func (s *sink) TakeJournal() func(ctx context.Context, q store.Queries) error {
+	if len(s.log) == 0 {
+		return nil
+	}
+	ds := s.log
+	s.log = nil
+	return func(ctx context.Context, q store.Queries) error { return q.AddWebhookDeliveries(ctx, ds) }
+}
+
 func (s *sink) post(ctx context.Context, ev delivery.Event) (store.WebhookDelivery, *delivery.Failure) {
 	data := ev.Data
 	if len(data) == 0 {
 		data = json.RawMessage("{}")
 	}
 	body, _ := json.Marshal(Payload{ID: ev.ID, Event: ev.Name, Data: data, CreatedAt: wire.Time(ev.CreatedAt)})
+	body = jsStringify(body)
 	start := s.now()
 	d := store.WebhookDelivery{ID: id.New("webhook_delivery"), EndpointID: s.endpoint.ID, EventID: ev.ID, EventName: ev.Name, AttemptedAt: start}
 	f := s.do(ctx, body, start, &d)

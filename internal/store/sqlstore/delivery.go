@@ -105,7 +105,8 @@ func (q *queries) ClaimConsumers(ctx context.Context, owner string, now, leaseUn
 		// claimed, delivered and released meanwhile, leaving the same empty
 		// lease but a later cursor (ABA). The cursor and the retry time
 		// must also still be the ones read.
-		res, err := q.w.ExecContext(ctx, `UPDATE delivery_consumers SET lease_owner = $1, lease_until = $2
+		res, err := q.w.ExecContext(ctx, `UPDATE delivery_consumers SET lease_owner = $1, lease_until = $2,
+			checked_seq = CASE WHEN checked_seq < 0 THEN 0 ELSE checked_seq END
 			WHERE kind = $3 AND destination_id = $4 AND state = 'active' AND lease_owner = $5 AND lease_until = $6
 			AND cursor_seq = $7 AND next_attempt_at = $8`,
 			owner, store.Millis(leaseUntil), c.Kind, c.DestinationID, c.LeaseOwner, optMillis(c.LeaseUntil),
@@ -137,7 +138,8 @@ func (q *queries) ReleaseConsumer(ctx context.Context, kind, destinationID, owne
 // MarkConsumerChecked implements store.Deliveries.
 func (q *queries) MarkConsumerChecked(ctx context.Context, kind, destinationID, owner string, cursor, seq int64) error {
 	return q.exec(ctx, true, `UPDATE delivery_consumers SET checked_seq = $1
-		WHERE kind = $2 AND destination_id = $3 AND lease_owner = $4 AND lease_until > 0 AND cursor_seq = $5`,
+		WHERE kind = $2 AND destination_id = $3 AND lease_owner = $4 AND lease_until > 0 AND cursor_seq = $5
+		AND checked_seq >= 0`,
 		seq, kind, destinationID, owner, cursor)
 }
 
@@ -145,8 +147,17 @@ func (q *queries) MarkConsumerChecked(ctx context.Context, kind, destinationID, 
 func (q *queries) AdvanceConsumer(ctx context.Context, kind, destinationID, owner string, from, to int64, now time.Time) error {
 	return q.exec(ctx, true, `UPDATE delivery_consumers SET cursor_seq = $1, attempts = 0, failing_since = 0,
 		next_attempt_at = 0, last_success_at = $2, updated_at = $2
-		WHERE kind = $3 AND destination_id = $4 AND lease_owner = $5 AND lease_until > 0 AND cursor_seq = $6`,
+		WHERE kind = $3 AND destination_id = $4 AND lease_owner = $5 AND lease_until > 0 AND cursor_seq = $6
+		AND checked_seq >= 0`,
 		to, store.Millis(now), kind, destinationID, owner, from)
+}
+
+// CommitLazily implements store.Deliveries.
+func (q *queries) CommitLazily(ctx context.Context) error {
+	if _, pg := q.d.(Postgres); !pg || !q.inTx {
+		return nil
+	}
+	return q.exec(ctx, false, `SET LOCAL synchronous_commit TO OFF`)
 }
 
 // RecordConsumerFailure implements store.Deliveries.
@@ -200,7 +211,10 @@ func (q *queries) RewindConsumer(ctx context.Context, kind, destinationID string
 		_, err := q.GetConsumer(ctx, kind, destinationID)
 		return err
 	}
+	// checked_seq = -1 marks the rewind until the next claim: the lease
+	// holder's advance or mark fails even when the cursor did not move
+	// (it was before since, with a batch of later events in flight).
 	return q.exec(ctx, true, `UPDATE delivery_consumers SET cursor_seq = CASE WHEN cursor_seq < $1 THEN cursor_seq ELSE $1 END,
-		next_attempt_at = 0, checked_seq = 0, updated_at = $2 WHERE kind = $3 AND destination_id = $4`,
+		next_attempt_at = 0, checked_seq = -1, updated_at = $2 WHERE kind = $3 AND destination_id = $4`,
 		first.Int64-1, store.Millis(now), kind, destinationID)
 }

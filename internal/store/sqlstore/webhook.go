@@ -66,6 +66,11 @@ func (q *queries) AddWebhookDeliveries(ctx context.Context, ds []store.WebhookDe
 	}
 	var sb strings.Builder
 	args := make([]any, 0, len(ds)*11)
+	// On SQLite the placeholders are plain "?": the driver looks up every
+	// named parameter ($N) by a linear scan of the statement's names, which
+	// made binding a batch of 50 attempts (550 parameters) quadratic and as
+	// costly as sending the 50 events (see docs/benchmarks.md).
+	_, anonymous := q.d.(SQLite)
 	sb.WriteString(`INSERT INTO webhook_deliveries (` + webhookDeliveryCols + `) VALUES `)
 	for i, d := range ds {
 		if i > 0 {
@@ -76,7 +81,11 @@ func (q *queries) AddWebhookDeliveries(ctx context.Context, ds []store.WebhookDe
 			if j > 0 {
 				sb.WriteString(", ")
 			}
-			fmt.Fprintf(&sb, "$%d", len(args)+j+1)
+			if anonymous {
+				sb.WriteString("?")
+			} else {
+				fmt.Fprintf(&sb, "$%d", len(args)+j+1)
+			}
 		}
 		sb.WriteString(")")
 		args = append(args, d.ID, d.EndpointID, d.EventID, d.EventName, store.Millis(d.AttemptedAt), d.Success, d.Status,

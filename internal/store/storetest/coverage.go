@@ -150,6 +150,7 @@ var covered = map[string]string{
 	"ReleaseConsumer":       "delivery consumers: lease, cursor, failures, parking, rewind",
 	"MarkConsumerChecked":   "delivery consumers checked to the end wait for new events",
 	"AdvanceConsumer":       "delivery consumers: lease, cursor, failures, parking, rewind",
+	"CommitLazily":          "delivery consumers: a lazily committed cursor move",
 	"RecordConsumerFailure": "delivery consumers: lease, cursor, failures, parking, rewind",
 	"SetConsumerState":      "delivery consumers: lease, cursor, failures, parking, rewind",
 	"RewindConsumer":        "delivery consumers: lease, cursor, failures, parking, rewind",

@@ -18,6 +18,45 @@ var deliveryTests = []suiteTest{
 	{"delivery consumers are claimed once", testConsumerClaimRace},
 	{"delivery consumers checked to the end wait for new events", testConsumerChecked},
 	{"webhook endpoints and delivery log", testWebhooks},
+	{"delivery consumers: a lazily committed cursor move", testCommitLazily},
+}
+
+// testCommitLazily: a cursor move and a delivery log written in a lazily
+// committed transaction are there at once after the commit, rolled back
+// with it on an error, and CommitLazily outside a transaction is harmless.
+func testCommitLazily(t *testing.T, s store.Store) {
+	appendEvent(t, s, "a.one", "", time.Now())
+	c := newConsumer("webhook", id.New("we"))
+	mustNil(t, s.PutConsumer(ctx, c))
+	now := time.Now()
+	got, err := s.ClaimConsumers(ctx, "node-a", now, now.Add(time.Minute), 10)
+	mustNil(t, err)
+	if len(got) != 1 {
+		t.Fatalf("claim: %+v", got)
+	}
+	mustNil(t, s.CommitLazily(ctx))
+	from := got[0].Cursor
+	boom := errors.New("boom")
+	err = s.InTx(ctx, func(q store.Queries) error {
+		mustNil(t, q.CommitLazily(ctx))
+		mustNil(t, q.AdvanceConsumer(ctx, c.Kind, c.DestinationID, "node-a", from, from+5, now))
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("failed transaction: %v", err)
+	}
+	if cur, _ := s.GetConsumer(ctx, c.Kind, c.DestinationID); cur.Cursor != from {
+		t.Fatalf("cursor moved by a rolled-back transaction: %d, want %d", cur.Cursor, from)
+	}
+	mustNil(t, s.InTx(ctx, func(q store.Queries) error {
+		if err := q.CommitLazily(ctx); err != nil {
+			return err
+		}
+		return q.AdvanceConsumer(ctx, c.Kind, c.DestinationID, "node-a", from, from+5, now)
+	}))
+	if cur, _ := s.GetConsumer(ctx, c.Kind, c.DestinationID); cur.Cursor != from+5 {
+		t.Fatalf("cursor after a lazy commit: %d, want %d", cur.Cursor, from+5)
+	}
 }
 
 func newConsumer(kind, dest string) store.Consumer {
@@ -138,6 +177,31 @@ func testConsumers(t *testing.T, s store.Store) {
 	if err := s.RewindConsumer(ctx, c.Kind, "we_missing", t0, far); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("rewind of a missing consumer: %v", err)
 	}
+
+	// A rewind while a batch is in flight: the cursor is already before
+	// since, so it stays, but the holder's advance and mark must fail until
+	// the consumer is claimed again.
+	claimed, err = s.ClaimConsumers(ctx, "node-a", far, far.Add(time.Minute), 10)
+	mustNil(t, err)
+	if len(claimed) != 1 {
+		t.Fatalf("claim after rewinding: %+v", claimed)
+	}
+	from := claimed[0].Cursor
+	mustNil(t, s.RewindConsumer(ctx, c.Kind, c.DestinationID, t0, far))
+	if err := s.AdvanceConsumer(ctx, c.Kind, c.DestinationID, "node-a", from, midStored.Seq, far); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("advance after a rewind that left the cursor: %v", err)
+	}
+	if err := s.MarkConsumerChecked(ctx, c.Kind, c.DestinationID, "node-a", from, midStored.Seq); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("mark after a rewind that left the cursor: %v", err)
+	}
+	mustNil(t, s.ReleaseConsumer(ctx, c.Kind, c.DestinationID, "node-a"))
+	claimed, err = s.ClaimConsumers(ctx, "node-b", far, far.Add(time.Minute), 10)
+	mustNil(t, err)
+	if len(claimed) != 1 || claimed[0].Cursor != from {
+		t.Fatalf("claim after the rewind: %+v", claimed)
+	}
+	mustNil(t, s.AdvanceConsumer(ctx, c.Kind, c.DestinationID, "node-b", from, from+1, far))
+	mustNil(t, s.ReleaseConsumer(ctx, c.Kind, c.DestinationID, "node-b"))
 
 	mustNil(t, s.SetConsumerState(ctx, c.Kind, c.DestinationID, store.ConsumerDisabled, far))
 	if due, _ := s.ClaimConsumers(ctx, "node-a", far, far.Add(time.Minute), 10); len(due) != 0 {
