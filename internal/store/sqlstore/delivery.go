@@ -79,6 +79,7 @@ func (q *queries) DeleteConsumer(ctx context.Context, kind, destinationID string
 // several nodes racing for it exactly one wins, and the winner starts from
 // the cursor as it is.
 func (q *queries) ClaimConsumers(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]store.Consumer, error) {
+	q.settle(ctx) // compare with the outbox's head as of now
 	rows, err := q.r.QueryContext(ctx, `SELECT `+consumerCols+` FROM delivery_consumers
 		WHERE state = 'active' AND next_attempt_at <= $1 AND lease_until <= $1
 			AND checked_seq < (SELECT COALESCE(MAX(pos), 0) FROM events)

@@ -5,11 +5,21 @@ import (
 	"database/sql"
 )
 
-// LockSequencer and NumberPending are the steps of one sequencing pass, so
-// that a test can run a pass that dies halfway.
-func LockSequencer(ctx context.Context, tx *sql.Tx) error { return lockSequencer(ctx, tx) }
+// LockSequencer and NumberPending are the two statements of a sequencing
+// pass, so that a test can run a pass that dies halfway.
+func LockSequencer(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, lockSequencerSQL)
+	return err
+}
 
 // NumberPending: see LockSequencer.
-func NumberPending(ctx context.Context, tx *sql.Tx, limit int) (int64, error) {
-	return numberPending(ctx, tx, limit)
+func NumberPending(ctx context.Context, tx *sql.Tx) (int64, error) {
+	res, err := tx.ExecContext(ctx, numberPendingSQL)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
+
+// SequencePending runs passes until nothing is left to number.
+func SequencePending(ctx context.Context, db *sql.DB) (int64, error) { return sequencePending(ctx, db) }

@@ -272,11 +272,21 @@ func (q *queries) AppendEvent(ctx context.Context, e store.Event) error {
 	}
 	switch {
 	case q.inTx:
-		q.appended = true // InTx numbers it after the commit
+		q.appended = true // InTx wakes the sequencer after the commit
 	case q.seq != nil:
-		q.seq.await(ctx)
+		q.seq.poke()
 	}
 	return nil
+}
+
+// settle makes a read outside a transaction see every event committed
+// before it: where a sequencer numbers events (PostgreSQL), it waits for a
+// pass if any committed event is still unnumbered, so an event is readable
+// on every node once the request that appended it has answered.
+func (q *queries) settle(ctx context.Context) {
+	if q.seq != nil && !q.inTx {
+		q.seq.settle(ctx, q.r)
+	}
 }
 
 // eventCols reads an event's position as its Seq; readers select only
@@ -298,6 +308,7 @@ func scanEvent(s rowScanner) (store.Event, error) {
 
 // ListEvents implements store.Events.
 func (q *queries) ListEvents(ctx context.Context, f store.EventFilter, limit int, desc bool) ([]store.Event, error) {
+	q.settle(ctx)
 	var w where
 	switch {
 	case f.AfterSeq > 0 && desc:
@@ -341,6 +352,7 @@ func (q *queries) ListEvents(ctx context.Context, f store.EventFilter, limit int
 
 // GetEvent implements store.Events.
 func (q *queries) GetEvent(ctx context.Context, id string) (store.Event, error) {
+	q.settle(ctx)
 	e, err := scanEvent(q.r.QueryRowContext(ctx, `SELECT `+eventCols+` FROM events WHERE id = $1 AND pos IS NOT NULL`, id))
 	return e, notFound(err)
 }

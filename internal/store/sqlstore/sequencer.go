@@ -24,16 +24,22 @@ import (
 // without gaps, whichever node runs them; the unique index on pos refuses a
 // duplicate should that ever fail.
 //
-// Every node runs passes: right after one of its own transactions that
-// appended events commits (InTx waits for that pass, so a request's events
-// are readable when it answers, as on SQLite), and every sequencerPoll for
-// events whose writer died between its commit and its pass. No lease is
-// needed: a lease cannot stop a holder that lost it without knowing (a
-// stalled node) from still writing, so the lock would be needed anyway, and
-// with it any node's pass is safe. A pass that dies mid-batch (its node or
-// connection lost, or stalled past idle_in_transaction_session_timeout)
-// rolls back and the server frees its lock; the next pass numbers the same
-// events.
+// Every node runs passes, one at a time: as soon as one of its own
+// transactions that appended events commits (writers do not wait for it),
+// and every sequencerPoll for events whose writer died before its pass.
+// Readers outside a transaction settle first: if any committed event is
+// unnumbered they wait for a pass that started after them (concurrent
+// readers share it), so an event is readable on every node once the
+// request that appended it has answered, as with the lock before. The
+// delivery engine's claims settle too, so a consumer nudged after a commit
+// finds the event numbered.
+//
+// No lease is needed: a lease cannot stop a holder that lost it without
+// knowing (a stalled node) from still writing, so the lock would be needed
+// anyway, and with it any node's pass is safe. A pass that dies mid-batch
+// (its node or connection lost, or stalled past
+// idle_in_transaction_session_timeout) rolls back and the server frees its
+// lock; the next pass numbers the same events.
 
 // sequencerBatch bounds the events numbered per pass transaction, so that a
 // backlog (writers that died before sequencing) is published in steps.
@@ -46,9 +52,9 @@ const sequencerPoll = 500 * time.Millisecond
 // schema, so schemas sharing a database (tests) do not wait for each other.
 const pgLockSequencer = 0x65766e74
 
-// sequencer runs this node's passes one at a time and lets writers wait for
-// a pass that started after their commit. Concurrent writers share passes
-// (like a group commit).
+// sequencer runs this node's passes one at a time and lets readers wait for
+// a pass that started after them. Concurrent commits and readers share
+// passes (like a group commit).
 type sequencer struct {
 	db   *sql.DB
 	wake chan struct{}
@@ -67,23 +73,38 @@ func newSequencer(db *sql.DB) *sequencer {
 	return s
 }
 
-// await returns once a pass that started after the call has ended (or ctx
-// or the store has). Called after a commit, that pass has numbered the
-// committed events unless it failed; then the poll numbers them later.
-func (s *sequencer) await(ctx context.Context) {
-	s.mu.Lock()
-	ended := s.next
-	s.mu.Unlock()
+// poke asks for a pass soon; it never blocks. Writers call it after a
+// commit that appended events.
+func (s *sequencer) poke() {
 	select {
 	case s.wake <- struct{}{}:
 	default:
 	}
+}
+
+// settle returns once every event committed before the call is numbered:
+// at once if none is waiting (one indexed look), else after a pass that
+// started after the call (or when ctx or the store ends). A pass that fails
+// leaves its events to the next one; the read then simply does not see them
+// yet.
+func (s *sequencer) settle(ctx context.Context, r execer) {
+	var pending bool
+	if err := r.QueryRowContext(ctx, pendingSQL).Scan(&pending); err != nil || !pending {
+		return
+	}
+	s.mu.Lock()
+	ended := s.next
+	s.mu.Unlock()
+	s.poke()
 	select {
 	case <-ended:
 	case <-ctx.Done():
 	case <-s.done:
 	}
 }
+
+// pendingSQL asks whether a committed event waits for its number.
+const pendingSQL = `SELECT EXISTS (SELECT 1 FROM events WHERE pos IS NULL)`
 
 // close stops the passes and waits for the running one.
 func (s *sequencer) close() {
@@ -110,7 +131,7 @@ func (s *sequencer) run(ctx context.Context) {
 			close(ended)
 		case <-t.C:
 			var pending bool
-			if err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM events WHERE pos IS NULL)`).Scan(&pending); err == nil && pending {
+			if err := s.db.QueryRowContext(ctx, pendingSQL).Scan(&pending); err == nil && pending {
 				sequencePending(ctx, s.db)
 			}
 		}
@@ -130,49 +151,34 @@ func sequencePending(ctx context.Context, db *sql.DB) (int64, error) {
 	}
 }
 
+// sequenceBatch runs one pass in one round trip: the statements of a
+// multi-statement query (the simple protocol, which pgx uses for a query
+// without arguments) run in one implicit transaction, each with its own
+// snapshot, so the UPDATE's snapshot is taken once the lock is held.
 func sequenceBatch(ctx context.Context, db *sql.DB) (int64, error) {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, fmt.Errorf("sequence events: %w", err)
-	}
-	defer tx.Rollback()
-	if err := lockSequencer(ctx, tx); err != nil {
-		return 0, err
-	}
-	n, err := numberPending(ctx, tx, sequencerBatch)
-	if err != nil {
-		return 0, err
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("sequence events: commit: %w", err)
-	}
-	return n, nil
-}
-
-// lockSequencer takes the passes' lock for the rest of tx. A holder that
-// stalls is cut off by the server (idle_in_transaction_session_timeout),
-// and a pass does not wait for the lock for ever.
-func lockSequencer(ctx context.Context, tx *sql.Tx) error {
-	_, err := tx.ExecContext(ctx, `SELECT set_config('lock_timeout', '10s', true),
-		set_config('idle_in_transaction_session_timeout', '10s', true),
-		pg_advisory_xact_lock($1, hashtext(current_schema()))`, int32(pgLockSequencer))
-	if err != nil {
-		return fmt.Errorf("sequence events: lock: %w", err)
-	}
-	return nil
-}
-
-// numberPending numbers up to limit committed unnumbered events after the
-// largest number, oldest insertion first (so one transaction's events keep
-// their order). It must run under lockSequencer, in a statement that starts
-// after the lock is held: its snapshot then sees every earlier pass.
-func numberPending(ctx context.Context, tx *sql.Tx, limit int) (int64, error) {
-	res, err := tx.ExecContext(ctx, `UPDATE events SET pos = top.pos + p.n
-		FROM (SELECT seq, row_number() OVER (ORDER BY seq) AS n FROM events WHERE pos IS NULL ORDER BY seq LIMIT $1) p,
-			(SELECT COALESCE(MAX(pos), 0) AS pos FROM events) top
-		WHERE events.seq = p.seq`, limit)
+	res, err := db.ExecContext(ctx, lockSequencerSQL+";\n"+numberPendingSQL)
 	if err != nil {
 		return 0, fmt.Errorf("sequence events: %w", err)
 	}
 	return res.RowsAffected()
 }
+
+// lockSequencerSQL takes the passes' lock for the rest of the transaction.
+// A holder that stalls is cut off by the server
+// (idle_in_transaction_session_timeout), and a pass does not wait for the
+// lock for ever.
+var lockSequencerSQL = fmt.Sprintf(`SELECT set_config('lock_timeout', '10s', true),
+	set_config('idle_in_transaction_session_timeout', '10s', true),
+	pg_advisory_xact_lock(%d, hashtext(current_schema()))`, pgLockSequencer)
+
+// numberPendingSQL numbers up to sequencerBatch committed unnumbered
+// events after the largest number, oldest insertion first (so one
+// transaction's events keep their order). It must run under the lock, in a
+// statement that starts after the lock is held: its snapshot then sees
+// every earlier pass. (pos IS NULL on the updated row as well: should a
+// pass ever run without the lock, a row numbered meanwhile is skipped
+// rather than numbered twice.)
+var numberPendingSQL = fmt.Sprintf(`UPDATE events SET pos = top.pos + p.n
+	FROM (SELECT seq, row_number() OVER (ORDER BY seq) AS n FROM events WHERE pos IS NULL ORDER BY seq LIMIT %d) p,
+		(SELECT COALESCE(MAX(pos), 0) AS pos FROM events) top
+	WHERE events.seq = p.seq AND events.pos IS NULL`, sequencerBatch)

@@ -144,10 +144,7 @@ func (db *DB) inTxOnce(ctx context.Context, fn func(q store.Queries) error) (err
 		return db.mapErr(fmt.Errorf("commit: %w", err))
 	}
 	if q.appended && db.seq != nil {
-		// Number the events now, so they are readable when the change's
-		// caller answers (as on SQLite) and consumers woken after this
-		// returns find them.
-		db.seq.await(ctx)
+		db.seq.poke()
 	}
 	return nil
 }
