@@ -25,6 +25,12 @@ type EventFilter struct {
 	RangeStart     time.Time // zero = open
 	RangeEnd       time.Time // zero = open
 	AfterSeq       int64     // read only events with a larger Seq
+	// NoWait reads the events numbered so far without first waiting for
+	// those committed just before the call to be numbered (on PostgreSQL a
+	// sequencer numbers them moments after their commit; see ListEvents).
+	// For a consumer that reads again anyway, such as one draining a
+	// backlog.
+	NoWait bool
 }
 
 // Events is the transactional outbox.
@@ -38,7 +44,8 @@ type Events interface {
 	AppendEvent(ctx context.Context, e Event) error
 	// ListEvents returns up to limit events in Seq order (ascending unless
 	// desc), after f.AfterSeq (before it when desc). The range bounds are
-	// inclusive.
+	// inclusive. Outside a transaction it sees every event committed before
+	// the call (unless f.NoWait), as GetEvent does.
 	ListEvents(ctx context.Context, f EventFilter, limit int, desc bool) ([]Event, error)
 	GetEvent(ctx context.Context, id string) (Event, error)
 }

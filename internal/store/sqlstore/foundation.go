@@ -308,7 +308,9 @@ func scanEvent(s rowScanner) (store.Event, error) {
 
 // ListEvents implements store.Events.
 func (q *queries) ListEvents(ctx context.Context, f store.EventFilter, limit int, desc bool) ([]store.Event, error) {
-	q.settle(ctx)
+	if !f.NoWait {
+		q.settle(ctx)
+	}
 	var w where
 	switch {
 	case f.AfterSeq > 0 && desc:

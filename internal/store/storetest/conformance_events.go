@@ -60,7 +60,7 @@ func testEvents(t *testing.T, s store.Store) {
 	e2 := appendEvent(t, s, "b.two", "org_2", t0.Add(time.Second))
 	e3 := appendEvent(t, s, "a.one", "org_2", t0.Add(2*time.Second))
 	e4 := appendEvent(t, s, "c.three", "", t0.Add(3*time.Second))
-	first, _ := s.GetEvent(ctx, e1.ID)
+	first, _ := s.GetEvent(ctx, e1.ID) // sees every event committed before it
 	third, _ := s.GetEvent(ctx, e3.ID)
 	cases := []struct {
 		name  string
@@ -83,6 +83,8 @@ func testEvents(t *testing.T, s store.Store) {
 		{"after a seq newest first reads older ones", store.EventFilter{AfterSeq: third.Seq}, 10, true, []store.Event{e2, e1}},
 		{"filters combine", store.EventFilter{Names: []string{"a.one"}, OrganizationID: "org_2", AfterSeq: first.Seq}, 10, false, []store.Event{e3}},
 		{"nothing matches", store.EventFilter{Names: []string{"z.none"}}, 10, false, nil},
+		// Every event is numbered by now: GetEvent above saw all committed.
+		{"without waiting for numbering", store.EventFilter{NoWait: true, AfterSeq: first.Seq}, 10, false, []store.Event{e2, e3, e4}},
 	}
 	for _, tc := range cases {
 		got, err := s.ListEvents(ctx, tc.f, tc.limit, tc.desc)
