@@ -36,10 +36,10 @@ import (
 //
 // No lease is needed: a lease cannot stop a holder that lost it without
 // knowing (a stalled node) from still writing, so the lock would be needed
-// anyway, and with it any node's pass is safe. A pass that dies mid-batch
-// (its node or connection lost, or stalled past
-// idle_in_transaction_session_timeout) rolls back and the server frees its
-// lock; the next pass numbers the same events.
+// anyway, and with it any node's pass is safe. A pass is sent in one round
+// trip and runs on the server to its end, so a stalled node cannot hold the
+// lock; a pass whose connection is lost mid-batch rolls back and the server
+// frees its lock; the next pass numbers the same events.
 
 // sequencerBatch bounds the events numbered per pass transaction, so that a
 // backlog (writers that died before sequencing) is published in steps.
@@ -164,11 +164,13 @@ func sequenceBatch(ctx context.Context, db *sql.DB) (int64, error) {
 }
 
 // lockSequencerSQL takes the passes' lock for the rest of the transaction.
-// A holder that stalls is cut off by the server
-// (idle_in_transaction_session_timeout), and a pass does not wait for the
-// lock for ever.
-var lockSequencerSQL = fmt.Sprintf(`SELECT set_config('lock_timeout', '10s', true),
-	set_config('idle_in_transaction_session_timeout', '10s', true),
+// sequenceBatch sends a whole pass at once, which the server runs to its
+// end whatever the client does, so a node that stalls cannot hold the lock;
+// should a pass ever be run statement by statement, a holder that stalls is
+// cut off by the server (idle_in_transaction_session_timeout, shorter than
+// the lock wait of the others).
+var lockSequencerSQL = fmt.Sprintf(`SELECT set_config('lock_timeout', '15s', true),
+	set_config('idle_in_transaction_session_timeout', '5s', true),
 	pg_advisory_xact_lock(%d, hashtext(current_schema()))`, pgLockSequencer)
 
 // numberPendingSQL numbers up to sequencerBatch committed unnumbered
