@@ -268,6 +268,11 @@ func (e *Engine) deliver(ctx context.Context, c store.Consumer) {
 		}
 		filter.AfterSeq = c.Cursor
 		evs, err := e.st.ListEvents(ctx, filter, limits.MaxEvents, false)
+		// Behind the head, the next read need not wait for events committed
+		// just now to be numbered (see store.EventFilter.NoWait): it will
+		// come back for them. Caught up, it waits, so a nudge after a commit
+		// finds the event.
+		filter.NoWait = len(evs) == limits.MaxEvents
 		if err != nil {
 			if ctx.Err() == nil {
 				e.cfg.Log.ErrorContext(ctx, "delivery: read events", "kind", c.Kind, "destination_id", c.DestinationID, "err", err)
@@ -411,7 +416,9 @@ func (e *Engine) writeJournal(ctx context.Context, c store.Consumer, journal fun
 // head is the Seq of the newest event (0 if none). Read before the
 // destination's events, it bounds what an empty read has checked.
 func (e *Engine) head(ctx context.Context) (int64, error) {
-	evs, err := e.st.ListEvents(ctx, store.EventFilter{}, 1, true)
+	// Without waiting: a head numbered a little late only makes an empty
+	// read cover less.
+	evs, err := e.st.ListEvents(ctx, store.EventFilter{NoWait: true}, 1, true)
 	if err != nil || len(evs) == 0 {
 		return 0, err
 	}

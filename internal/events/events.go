@@ -20,8 +20,8 @@ import (
 )
 
 // Append records an event named name (from the WorkOS catalogue) with data
-// as its payload. Call it inside the transaction of the change, last, so the
-// outbox's ordering lock is held briefly (see store.Events).
+// as its payload. Call it inside the transaction of the change; the store
+// numbers the event in commit order (see store.Events).
 func Append(ctx context.Context, q store.Events, name, organizationID string, data any) error {
 	b, err := json.Marshal(data)
 	if err != nil {

@@ -49,13 +49,13 @@ func namesJSON(names []string) string {
 }
 
 // PutConsumer implements store.Deliveries. A new consumer's cursor is the
-// largest Seq committed: since events commit in Seq order (AppendEvent),
-// every event committed later has a larger Seq and will be delivered.
+// largest Seq given: since events are numbered in commit order (AppendEvent),
+// every event committed later gets a larger Seq and will be delivered.
 func (q *queries) PutConsumer(ctx context.Context, c store.Consumer) error {
 	now := store.Millis(c.UpdatedAt)
 	return q.exec(ctx, false, `INSERT INTO delivery_consumers (kind, destination_id, organization_id, event_names, cursor_seq,
 		state, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, (SELECT COALESCE(MAX(seq), 0) FROM events), $5, $6, $6)
+		VALUES ($1, $2, $3, $4, (SELECT COALESCE(MAX(pos), 0) FROM events), $5, $6, $6)
 		ON CONFLICT (kind, destination_id) DO UPDATE SET organization_id = excluded.organization_id,
 			event_names = excluded.event_names, state = excluded.state, checked_seq = 0, updated_at = excluded.updated_at`,
 		c.Kind, c.DestinationID, c.OrganizationID, namesJSON(c.EventNames), c.State, now)
@@ -79,9 +79,10 @@ func (q *queries) DeleteConsumer(ctx context.Context, kind, destinationID string
 // several nodes racing for it exactly one wins, and the winner starts from
 // the cursor as it is.
 func (q *queries) ClaimConsumers(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]store.Consumer, error) {
+	q.settle(ctx) // compare with the outbox's head as of now
 	rows, err := q.r.QueryContext(ctx, `SELECT `+consumerCols+` FROM delivery_consumers
 		WHERE state = 'active' AND next_attempt_at <= $1 AND lease_until <= $1
-			AND checked_seq < (SELECT COALESCE(MAX(seq), 0) FROM events)
+			AND checked_seq < (SELECT COALESCE(MAX(pos), 0) FROM events)
 		ORDER BY next_attempt_at, last_success_at LIMIT $2`, store.Millis(now), limit)
 	if err != nil {
 		return nil, err
@@ -198,12 +199,12 @@ func (q *queries) SetConsumerState(ctx context.Context, kind, destinationID, sta
 }
 
 // RewindConsumer implements store.Deliveries. created_at is only roughly
-// ordered with seq (clocks of several nodes), so the cursor goes to just
-// before the smallest seq created at or after since: every such event is
-// delivered again, plus perhaps a few older ones.
+// ordered with positions (clocks of several nodes, commit order), so the
+// cursor goes to just before the smallest position created at or after
+// since: every such event is delivered again, plus perhaps a few older ones.
 func (q *queries) RewindConsumer(ctx context.Context, kind, destinationID string, since, now time.Time) error {
 	var first sql.NullInt64
-	if err := q.w.QueryRowContext(ctx, `SELECT MIN(seq) FROM events WHERE created_at >= $1`, store.Millis(since)).Scan(&first); err != nil {
+	if err := q.w.QueryRowContext(ctx, `SELECT MIN(pos) FROM events WHERE created_at >= $1`, store.Millis(since)).Scan(&first); err != nil {
 		return fmt.Errorf("rewind: %w", err)
 	}
 	if !first.Valid {

@@ -21,9 +21,10 @@ type Dialect interface {
 	// transactions (deadlock victim, serialization failure).
 	isRetryable(err error) bool
 	lockMigrations(ctx context.Context, c *sql.Conn) (unlock func(), err error)
-	// lockEvents is called in a transaction before an event is appended, so
-	// that events commit in Seq order (see AppendEvent).
-	lockEvents(ctx context.Context, tx execer) error
+	// eventPos is the SQL expression that AppendEvent stores as an event's
+	// position (events.pos, its Seq). NULL leaves the numbering to the
+	// sequencer (see sequencer.go), which runs only where it is NULL.
+	eventPos() string
 }
 
 // SQLite is the embedded backend's dialect.
@@ -56,9 +57,10 @@ func (SQLite) isRetryable(error) bool { return false }
 // transaction takes the database lock, and a finished one is skipped.
 func (SQLite) lockMigrations(context.Context, *sql.Conn) (func(), error) { return func() {}, nil }
 
-// lockEvents needs nothing on SQLite: write transactions are serialised
-// (BEGIN IMMEDIATE), so commit order is Seq order already.
-func (SQLite) lockEvents(context.Context, execer) error { return nil }
+// eventPos numbers an event as it is inserted on SQLite: write
+// transactions are serialised (BEGIN IMMEDIATE), so the next number at
+// insert is the next number in commit order, and no sequencer is needed.
+func (SQLite) eventPos() string { return `(SELECT COALESCE(MAX(pos), 0) + 1 FROM events)` }
 
 // Postgres is the multi-node backend's dialect.
 type Postgres struct{}
@@ -83,11 +85,9 @@ func (Postgres) isRetryable(err error) bool {
 	return errors.As(err, &e) && (e.Code == "40P01" || e.Code == "40001")
 }
 
-// Advisory lock keys, arbitrary but fixed.
-const (
-	pgLockMigrations = 0x6761746568 // "gateh"
-	pgLockEvents     = 0x6576656e74 // "event"
-)
+// pgLockMigrations is the advisory lock key of migrations, arbitrary but
+// fixed ("gateh").
+const pgLockMigrations = 0x6761746568
 
 func (Postgres) lockMigrations(ctx context.Context, c *sql.Conn) (func(), error) {
 	if _, err := c.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, int64(pgLockMigrations)); err != nil {
@@ -98,13 +98,8 @@ func (Postgres) lockMigrations(ctx context.Context, c *sql.Conn) (func(), error)
 	}, nil
 }
 
-// lockEvents takes a transaction-scoped advisory lock before the event's
-// sequence number is drawn. A sequence is not commit order: without the
-// lock, a transaction could draw seq 7, commit after another drew and
-// committed seq 8, and a reader at cursor 8 would never see 7. Holding the
-// lock from the draw to the commit makes the two orders equal; events are
-// appended last in their transaction so the lock is held briefly.
-func (Postgres) lockEvents(ctx context.Context, tx execer) error {
-	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(pgLockEvents))
-	return err
-}
+// eventPos leaves a PostgreSQL event unnumbered: a sequence value drawn in
+// a transaction is not commit order (seq 7 can commit after seq 8, behind a
+// reader that has moved past 8), so the sequencer numbers events only once
+// they have committed (see sequencer.go). Writers take no lock.
+func (Postgres) eventPos() string { return `NULL` }

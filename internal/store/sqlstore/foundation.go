@@ -254,20 +254,44 @@ func (q *queries) ClaimDueDomains(ctx context.Context, now, next time.Time, limi
 		scanDomain, func(d *store.Domain) (string, *time.Time) { return d.ID, &d.NextCheckAt })
 }
 
-// AppendEvent implements store.Events.
+// AppendEvent implements store.Events. The event gets its position (Seq)
+// in commit order: at insert on SQLite, whose writers are serialised; from
+// the sequencer once the transaction has committed on PostgreSQL (see
+// sequencer.go), so writers take no lock and readers, which read only
+// numbered events, never see a later number commit before an earlier one.
 func (q *queries) AppendEvent(ctx context.Context, e store.Event) error {
-	if err := q.d.lockEvents(ctx, q.w); err != nil {
-		return fmt.Errorf("append event: lock: %w", err)
-	}
 	var ctxJSON sql.NullString
 	if len(e.Context) > 0 {
 		ctxJSON = sql.NullString{String: string(e.Context), Valid: true}
 	}
-	return q.exec(ctx, false, `INSERT INTO events (id, name, organization_id, data, context, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+	err := q.exec(ctx, false, `INSERT INTO events (id, name, organization_id, data, context, created_at, pos)
+		VALUES ($1, $2, $3, $4, $5, $6, `+q.d.eventPos()+`)`,
 		e.ID, e.Name, nullString(e.OrganizationID), string(e.Data), ctxJSON, store.Millis(e.CreatedAt))
+	if err != nil {
+		return err
+	}
+	switch {
+	case q.inTx:
+		q.appended = true // InTx wakes the sequencer after the commit
+	case q.seq != nil:
+		q.seq.poke()
+	}
+	return nil
 }
 
-const eventCols = `seq, id, name, organization_id, data, context, created_at`
+// settle makes a read outside a transaction see every event committed
+// before it: where a sequencer numbers events (PostgreSQL), it waits for a
+// pass if any committed event is still unnumbered, so an event is readable
+// on every node once the request that appended it has answered.
+func (q *queries) settle(ctx context.Context) {
+	if q.seq != nil && !q.inTx {
+		q.seq.settle(ctx, q.r)
+	}
+}
+
+// eventCols reads an event's position as its Seq; readers select only
+// numbered events (pos IS NOT NULL).
+const eventCols = `pos, id, name, organization_id, data, context, created_at`
 
 func scanEvent(s rowScanner) (store.Event, error) {
 	var e store.Event
@@ -284,13 +308,17 @@ func scanEvent(s rowScanner) (store.Event, error) {
 
 // ListEvents implements store.Events.
 func (q *queries) ListEvents(ctx context.Context, f store.EventFilter, limit int, desc bool) ([]store.Event, error) {
+	if !f.NoWait {
+		q.settle(ctx)
+	}
 	var w where
-	if f.AfterSeq > 0 {
-		if desc {
-			w.add("seq < ?", f.AfterSeq)
-		} else {
-			w.add("seq > ?", f.AfterSeq)
-		}
+	switch {
+	case f.AfterSeq > 0 && desc:
+		w.add("pos < ?", f.AfterSeq)
+	case f.AfterSeq > 0:
+		w.add("pos > ?", f.AfterSeq)
+	default:
+		w.add("pos IS NOT NULL")
 	}
 	if len(f.Names) > 0 {
 		w.in("name", f.Names)
@@ -308,7 +336,7 @@ func (q *queries) ListEvents(ctx context.Context, f store.EventFilter, limit int
 	if desc {
 		dir = "DESC"
 	}
-	rows, err := q.r.QueryContext(ctx, fmt.Sprintf(`SELECT %s FROM events%s ORDER BY seq %s LIMIT %d`, eventCols, w.sql(), dir, limit), w.args...)
+	rows, err := q.r.QueryContext(ctx, fmt.Sprintf(`SELECT %s FROM events%s ORDER BY pos %s LIMIT %d`, eventCols, w.sql(), dir, limit), w.args...)
 	if err != nil {
 		return nil, err
 	}
@@ -326,6 +354,7 @@ func (q *queries) ListEvents(ctx context.Context, f store.EventFilter, limit int
 
 // GetEvent implements store.Events.
 func (q *queries) GetEvent(ctx context.Context, id string) (store.Event, error) {
-	e, err := scanEvent(q.r.QueryRowContext(ctx, `SELECT `+eventCols+` FROM events WHERE id = $1`, id))
+	q.settle(ctx)
+	e, err := scanEvent(q.r.QueryRowContext(ctx, `SELECT `+eventCols+` FROM events WHERE id = $1 AND pos IS NOT NULL`, id))
 	return e, notFound(err)
 }

@@ -39,6 +39,11 @@ type queries struct {
 	// configs decodes connection configs (shared by the DB and its
 	// transactions).
 	configs *configCache
+	// seq numbers appended events where the dialect leaves that to a
+	// sequencer (PostgreSQL); nil on SQLite.
+	seq *sequencer
+	// appended is set in a transaction that appended an event.
+	appended bool
 }
 
 var _ store.Store = (*DB)(nil)
@@ -47,6 +52,9 @@ var _ store.Store = (*DB)(nil)
 // cacheStatements each distinct query is prepared once per handle.
 func New(d Dialect, writer, reader *sql.DB, cacheStatements bool) *DB {
 	db := &DB{queries: queries{d: d, r: reader, w: writer, configs: &configCache{}}, writer: writer, reader: reader}
+	if d.eventPos() == "NULL" {
+		db.queries.seq = newSequencer(writer)
+	}
 	if cacheStatements {
 		db.wc = newStmtCache(writer)
 		db.rc = db.wc
@@ -73,8 +81,11 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the handles.
+// Close stops the sequencer and closes the handles.
 func (db *DB) Close() error {
+	if db.seq != nil {
+		db.seq.close()
+	}
 	if db.wc != nil {
 		db.wc.close()
 		db.rc.close()
@@ -127,12 +138,16 @@ func (db *DB) inTxOnce(ctx context.Context, fn func(q store.Queries) error) (err
 		defer func() { db.wc.warm(context.WithoutCancel(ctx), missed) }()
 	}
 	ex = textChecked{ex}
-	if err := fn(&queries{d: db.d, r: ex, w: ex, inTx: true, configs: db.configs}); err != nil {
+	q := &queries{d: db.d, r: ex, w: ex, inTx: true, configs: db.configs}
+	if err := fn(q); err != nil {
 		tx.Rollback()
 		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return db.mapErr(fmt.Errorf("commit: %w", err))
+	}
+	if q.appended && db.seq != nil {
+		db.seq.poke()
 	}
 	return nil
 }

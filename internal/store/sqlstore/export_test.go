@@ -1,0 +1,25 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+)
+
+// LockSequencer and NumberPending are the two statements of a sequencing
+// pass, so that a test can run a pass that dies halfway.
+func LockSequencer(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, lockSequencerSQL)
+	return err
+}
+
+// NumberPending: see LockSequencer.
+func NumberPending(ctx context.Context, tx *sql.Tx) (int64, error) {
+	res, err := tx.ExecContext(ctx, numberPendingSQL)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// SequencePending runs passes until nothing is left to number.
+func SequencePending(ctx context.Context, db *sql.DB) (int64, error) { return sequencePending(ctx, db) }
