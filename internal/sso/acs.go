@@ -15,9 +15,16 @@ import (
 
 // serviceProvider builds the crewjam SP for a connection from the store.
 func (s *Service) serviceProvider(ctx context.Context, q store.Queries, c store.Connection, spInitiated bool) (*crewjam.ServiceProvider, error) {
+	sp, _, err := s.samlProvider(ctx, q, c, spInitiated)
+	return sp, err
+}
+
+// samlProvider is serviceProvider, also returning the certificates it
+// trusts as stored.
+func (s *Service) samlProvider(ctx context.Context, q store.Queries, c store.Connection, spInitiated bool) (*crewjam.ServiceProvider, []store.Certificate, error) {
 	certs, err := q.ListCertificates(ctx, c.ID)
 	if err != nil {
-		return nil, fmt.Errorf("certificates: %w", err)
+		return nil, nil, fmt.Errorf("certificates: %w", err)
 	}
 	cfg := ssosaml.Config{
 		EntityID: s.SPEntityID(c.ID), ACSURL: s.ACSURL(c.ID), MetadataURL: s.SPEntityID(c.ID),
@@ -33,16 +40,17 @@ func (s *Service) serviceProvider(ctx context.Context, q store.Queries, c store.
 		}
 		x, err := ssosaml.ParseCertificatePEM(rec.PEM)
 		if err != nil {
-			return nil, fmt.Errorf("stored certificate %s: %w", rec.Fingerprint, err)
+			return nil, nil, fmt.Errorf("stored certificate %s: %w", rec.Fingerprint, err)
 		}
 		cfg.Certificates = append(cfg.Certificates, x)
 	}
 	keys, err := s.loadSPKeys(c, now)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cfg.Key, cfg.Certificate, cfg.DecryptionKeys = keys.key, keys.cert, keys.decrypt
-	return ssosaml.NewServiceProvider(cfg)
+	sp, err := ssosaml.NewServiceProvider(cfg)
+	return sp, certs, err
 }
 
 // SPMetadata returns a connection's SP metadata XML.
@@ -155,7 +163,7 @@ func (s *Service) ACS(ctx context.Context, connID, samlResponse, relayState, ip,
 	if err != nil {
 		return s.samlFail(ctx, conn, req, ip, ua, asFailure(err))
 	}
-	sp, err := s.serviceProvider(ctx, s.Store, conn, req != nil)
+	sp, certs, err := s.samlProvider(ctx, s.Store, conn, req != nil)
 	if err != nil {
 		return s.samlFail(ctx, conn, req, ip, ua, failure.New(failure.InternalError, err))
 	}
@@ -163,16 +171,16 @@ func (s *Service) ACS(ctx context.Context, connID, samlResponse, relayState, ip,
 	if req != nil {
 		ids = []string{req.ID}
 	}
-	assertion, err := s.SAML.Validate(sp, raw, ids, conn.SAML.EncryptAssertions)
+	assertion, signer, err := s.SAML.ValidateSigned(sp, raw, ids, conn.SAML.EncryptAssertions)
 	if f := asFailureOrNil(err); f != nil && f.Code == failure.CertificateUnknown {
 		// The IdP may have rolled its key: when its metadata now publishes
 		// the certificate, trust it and validate this very response again.
 		if fresh, ok := s.recoverUnknownCertificate(ctx, conn, raw, f); ok {
 			conn = fresh
-			if sp, err = s.serviceProvider(ctx, s.Store, conn, req != nil); err != nil {
+			if sp, certs, err = s.samlProvider(ctx, s.Store, conn, req != nil); err != nil {
 				return s.samlFail(ctx, conn, req, ip, ua, failure.New(failure.InternalError, err))
 			}
-			assertion, err = s.SAML.Validate(sp, raw, ids, conn.SAML.EncryptAssertions)
+			assertion, signer, err = s.SAML.ValidateSigned(sp, raw, ids, conn.SAML.EncryptAssertions)
 		}
 	}
 	if err != nil {
@@ -188,7 +196,30 @@ func (s *Service) ACS(ctx context.Context, connID, samlResponse, relayState, ip,
 		// accept one that could be replayed.
 		return s.samlFail(ctx, conn, req, ip, ua, failure.New(failure.InternalError, errors.New("assertion ID not recorded")))
 	}
-	return s.succeed(ctx, conn, req, prof, ip, ua, rc.keys)
+	return s.succeed(ctx, conn, req, prof, ip, ua, rc.keys, s.staleVerification(certs, signer))
+}
+
+// certVerifiedEvery is how stale a certificate's LastVerifiedAt may get:
+// the renewal page shows it to the minute, and sign-ins within a minute of
+// the last recorded one add no write.
+const certVerifiedEvery = time.Minute
+
+// staleVerification returns the fingerprint of the certificate that
+// verified a sign-in when its recorded last verification is older than
+// certVerifiedEvery (or missing), else "".
+func (s *Service) staleVerification(certs []store.Certificate, fingerprint string) string {
+	if fingerprint == "" {
+		return ""
+	}
+	for _, c := range certs {
+		if c.Fingerprint == fingerprint {
+			if s.now().Sub(c.LastVerifiedAt) >= certVerifiedEvery {
+				return fingerprint
+			}
+			return ""
+		}
+	}
+	return ""
 }
 
 func asFailureOrNil(err error) *failure.Error {

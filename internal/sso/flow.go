@@ -324,8 +324,9 @@ func (s *Service) recordFailure(ctx context.Context, conn store.Connection, ip, 
 }
 
 // succeed issues a one-time code for prof and returns the redirect to the
-// host app.
-func (s *Service) succeed(ctx context.Context, conn store.Connection, req *store.SSORequest, prof Profile, ip, ua string, replay []replayKey) Outcome {
+// host app. verifiedBy, when set, is the fingerprint of the SAML
+// certificate that verified the sign-in, recorded in the same transaction.
+func (s *Service) succeed(ctx context.Context, conn store.Connection, req *store.SSORequest, prof Profile, ip, ua string, replay []replayKey, verifiedBy string) Outcome {
 	redirect, state := "", ""
 	var challenge, method string
 	if req != nil {
@@ -355,6 +356,11 @@ func (s *Service) succeed(ctx context.Context, conn store.Connection, req *store
 		}
 		if err := q.CreateSSOCode(ctx, grant); err != nil {
 			return fmt.Errorf("store code: %w", err)
+		}
+		if verifiedBy != "" {
+			if _, err := q.MarkCertificateVerified(ctx, conn.ID, verifiedBy, s.now()); err != nil {
+				return fmt.Errorf("mark certificate verified: %w", err)
+			}
 		}
 		return events.Append(ctx, q, EventSSOSucceeded, conn.OrganizationID, authEvent("succeeded", conn, ip, ua, prof.Email, nil))
 	})
