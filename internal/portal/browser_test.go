@@ -364,11 +364,29 @@ func TestPortalInBrowser(t *testing.T) {
 	if err != nil || len(c1.Certificates) != 2 {
 		t.Fatalf("after upload: %v, %d certificates", err, len(c1.Certificates))
 	}
-	old := c1.Certificates[0].Fingerprint
+	old, next := c1.Certificates[0].Fingerprint, c1.Certificates[1].Fingerprint
 	if c1.Certificates[0].Source != "metadata" {
-		old = c1.Certificates[1].Fingerprint
+		old, next = next, old
+	}
+	row := func(fp string) string { return `#` + conn1 + ` tr:has(form[action$="/` + fp + `/delete"])` }
+	if txt := b.text(row(old)); !strings.Contains(txt, "Verified a sign-in just now") {
+		t.Errorf("the certificate that verified the first sign-in says %q", txt)
+	}
+	if txt := b.text(row(next)); !strings.Contains(txt, "Not yet used by a sign-in") {
+		t.Errorf("the certificate just uploaded says %q", txt)
 	}
 	sw.h.Store(idp2) // the IdP now signs with its next key
+	if txt := testSignIn(conn1, ""); !strings.Contains(txt, "Test sign-in succeeded") {
+		t.Errorf("sign-in with the next key during the overlap: %q", txt)
+	}
+	b.do("certificates after the IdP switched", chromedp.Navigate(s.URL+"/portal/certificates"), chromedp.WaitVisible(`#`+conn1))
+	if txt := b.text(row(next) + ` [data-verified="latest"]`); !strings.Contains(txt, "Verified a sign-in just now") || !strings.Contains(txt, "Verified the latest sign-in") {
+		t.Errorf("the next certificate does not show it verified the latest sign-in: %q", txt)
+	}
+	if n, _ := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll("#`+conn1+` [data-verified=latest]").length`)); n != 1 {
+		t.Errorf("%d certificates claim the latest sign-in", n)
+	}
+	b.shoot("certificates-rotation")
 	b.do("remove old", chromedp.Click(`form[action="/portal/certificates/`+conn1+`/`+old+`/delete"] button`))
 	b.waitURL("done=cert-removed")
 	if txt := b.text("main"); !strings.Contains(txt, "Certificate removed.") {
