@@ -127,8 +127,8 @@ type testView struct {
 type lsForm struct {
 	StreamID string
 	Type     string
-	Values map[string]string // non-secret values only
-	Errors map[string]string // by field name
+	Values   map[string]string // non-secret values only
+	Errors   map[string]string // by field name
 }
 
 type logStreamsData struct {
