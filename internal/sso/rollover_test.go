@@ -97,6 +97,11 @@ func TestIdPKeyRolloverWithoutOutage(t *testing.T) {
 			if len(c.SAML.IdPCertificates) != 2 || c.SAML.IdPCertificates[0].RetireAt == "" {
 				t.Errorf("certificates after the rollover: %+v", c.SAML.IdPCertificates)
 			}
+			for _, cert := range c.SAML.IdPCertificates {
+				if cert.LastVerifiedAt == "" {
+					t.Errorf("the API does not say when certificate %.8s last verified a sign-in", cert.Fingerprint)
+				}
+			}
 		})
 	}
 }
