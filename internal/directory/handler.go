@@ -186,14 +186,10 @@ func (h *Handler) scimRequests(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	dirID := r.PathValue("id")
-	if _, err := h.Svc.Get(r.Context(), dirID); err != nil {
-		return err
-	}
 	if h.FlushLog != nil {
 		h.FlushLog(r.Context())
 	}
-	rs, info, err := h.Svc.Store.ListSCIMRequests(r.Context(), dirID, p)
+	rs, info, err := h.Svc.SCIMRequests(r.Context(), r.PathValue("id"), p)
 	if err != nil {
 		return err
 	}
@@ -228,15 +224,7 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) error {
 	}
 	q := r.URL.Query()
 	f := store.DirectoryUserFilter{DirectoryID: q.Get("directory"), GroupID: q.Get("group"), Email: q.Get("email"), IdPID: q.Get("idp_id")}
-	us, info, err := h.Svc.Store.ListDirectoryUsers(r.Context(), f, p)
-	if err != nil {
-		return err
-	}
-	ids := make([]string, len(us))
-	for i, u := range us {
-		ids[i] = u.ID
-	}
-	gs, err := h.Svc.Store.UserGroups(r.Context(), ids)
+	us, gs, info, err := h.Svc.ListUsers(r.Context(), f, p)
 	if err != nil {
 		return err
 	}
@@ -261,7 +249,7 @@ func (h *Handler) listGroups(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	gs, info, err := h.Svc.Store.ListDirectoryGroups(r.Context(), store.DirectoryGroupFilter{DirectoryID: q.Get("directory"), UserID: q.Get("user")}, p)
+	gs, info, err := h.Svc.ListGroups(r.Context(), store.DirectoryGroupFilter{DirectoryID: q.Get("directory"), UserID: q.Get("user")}, p)
 	if err != nil {
 		return err
 	}

@@ -90,6 +90,7 @@ func TestLogStreamAPI(t *testing.T) {
 			testCRUD(t, s, org, dd.URL)
 			testValidation(t, s, org)
 			testTestEvent(t, s, org, dd.URL, got)
+			testAnswerNotEchoed(t, s, org)
 			testOrganizationScope(t, s, org)
 		})
 	}
@@ -277,6 +278,44 @@ func testTestEvent(t *testing.T, s *apptest.Server, org, ddURL string, received 
 		if st, _, raw := call(t, s, "POST", "/log_streams/"+good+"/replay", c.body); st != c.status {
 			t.Fatalf("replay %s: %d %s", c.body, st, raw)
 		}
+	}
+}
+
+// testAnswerNotEchoed: a collector's answer body is never shown by a test
+// (docs/security.md): the result gives the HTTP status, the plain reason
+// and the fix.
+func testAnswerNotEchoed(t *testing.T, s *apptest.Server, org string) {
+	const body = "db_password=hunter2 at internal-10-0-0-7"
+	for _, c := range []struct {
+		name, code string
+		status     int
+		reason     string
+	}{
+		{"refused credentials", "unauthorized", 401, "refused the credentials"},
+		{"rejected request", "rejected", 400, "rejected the request"},
+		{"server error", "server_error", 503, "had an internal error"},
+	} {
+		t.Run("answer not echoed: "+c.name, func(t *testing.T) {
+			collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Error(w, body, c.status)
+			}))
+			defer collector.Close()
+			_, m, raw := call(t, s, "POST", "/log_streams", fmt.Sprintf(`{"organization_id":%q,"type":"GenericHttps","config":{"url":%q}}`, org, collector.URL+"/in"))
+			if m["id"] == nil {
+				t.Fatal(raw)
+			}
+			st, m, raw := call(t, s, "POST", "/log_streams/"+m["id"].(string)+"/test", "")
+			msg, _ := m["message"].(string)
+			if st != 200 || m["success"] != false || m["code"] != c.code || m["status"] != float64(c.status) {
+				t.Fatalf("test: %d %s", st, raw)
+			}
+			if strings.Contains(raw, "hunter2") || strings.Contains(raw, "internal-10") || strings.Contains(raw, "answered") {
+				t.Errorf("the collector's answer is shown: %s", raw)
+			}
+			if !strings.Contains(msg, c.reason) || !strings.Contains(msg, fmt.Sprintf("HTTP %d", c.status)) || m["fix"] == "" {
+				t.Errorf("message %q lacks the reason, the status or a fix (%v)", msg, m["fix"])
+			}
+		})
 	}
 }
 

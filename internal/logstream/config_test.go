@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse/internal/netguard"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
 // TestURLRulesInProduction checks the rules that apply when private targets
@@ -42,5 +43,20 @@ func TestMask(t *testing.T) {
 				t.Fatalf("%q, want %q", got, c.want)
 			}
 		})
+	}
+}
+
+// TestLastErrorHidesAnswer: a stored delivery error keeps its reason and
+// status but not the destination's quoted answer.
+func TestLastErrorHidesAnswer(t *testing.T) {
+	cases := []struct{ name, stored, want string }{
+		{"quoted answer", `The HTTPS endpoint rejected the request (HTTP 400). It answered: "db_password=hunter2"`, "The HTTPS endpoint rejected the request (HTTP 400)."},
+		{"no answer", "Datadog refused the credentials (HTTP 403).", "Datadog refused the credentials (HTTP 403)."},
+	}
+	for _, c := range cases {
+		ls := LogStream{LogStream: store.LogStream{Type: TypeGenericHTTPS, LastErrorCode: "rejected", LastErrorText: c.stored}}
+		if got := ls.JSON().LastError.Message; got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
 	}
 }

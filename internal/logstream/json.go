@@ -34,7 +34,7 @@ func (ls LogStream) JSON() JSON {
 		CreatedAt: wire.Time(ls.CreatedAt), UpdatedAt: wire.Time(ls.UpdatedAt),
 	}
 	if ls.LastErrorCode != "" {
-		out.LastError = &ErrorJSON{Code: ls.LastErrorCode, Message: ls.LastErrorText, At: wire.Time(ls.LastErrorAt)}
+		out.LastError = &ErrorJSON{Code: ls.LastErrorCode, Message: withoutAnswer(ls.LastErrorText), At: wire.Time(ls.LastErrorAt)}
 	}
 	return out
 }

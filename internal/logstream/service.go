@@ -387,7 +387,30 @@ func (s *Service) Test(ctx context.Context, orgID, streamID string) (TestResult,
 	if !ok {
 		return TestResult{}, err
 	}
-	return TestResult{Status: f.Status, Code: f.Code, Fix: f.Fix, Message: f.Message + " " + f.Fix}, nil
+	msg, fix := withoutAnswer(f.Message), f.Fix
+	if fix == sinks.Catalogue[sinks.Rejected].Fix {
+		fix = rejectedFix
+	}
+	return TestResult{Status: f.Status, Code: f.Code, Fix: fix, Message: msg + " " + fix}, nil
+}
+
+// answerQuote starts the destination's own answer that sinks.Quote adds
+// to a failure's message.
+const answerQuote = " It answered: "
+
+// rejectedFix replaces the catalogue's fix for "rejected", which points at
+// the quoted answer that is no longer shown.
+const rejectedFix = "Check the log stream's configuration against the destination's settings, and the destination's own logs for why it refused the request."
+
+// withoutAnswer drops a destination's quoted answer from a failure
+// message: a third party's answer body is never shown to a caller (it
+// could hold anything, such as an internal service's reply; see
+// docs/security.md). The message keeps the plain reason and the HTTP status.
+func withoutAnswer(msg string) string {
+	if i := strings.Index(msg, answerQuote); i >= 0 {
+		return strings.TrimSpace(msg[:i])
+	}
+	return msg
 }
 
 // Replay re-sends the stream's events from since on.

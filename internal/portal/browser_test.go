@@ -364,11 +364,29 @@ func TestPortalInBrowser(t *testing.T) {
 	if err != nil || len(c1.Certificates) != 2 {
 		t.Fatalf("after upload: %v, %d certificates", err, len(c1.Certificates))
 	}
-	old := c1.Certificates[0].Fingerprint
+	old, next := c1.Certificates[0].Fingerprint, c1.Certificates[1].Fingerprint
 	if c1.Certificates[0].Source != "metadata" {
-		old = c1.Certificates[1].Fingerprint
+		old, next = next, old
+	}
+	row := func(fp string) string { return `#` + conn1 + ` tr:has(form[action$="/` + fp + `/delete"])` }
+	if txt := b.text(row(old)); !strings.Contains(txt, "Verified a sign-in just now") {
+		t.Errorf("the certificate that verified the first sign-in says %q", txt)
+	}
+	if txt := b.text(row(next)); !strings.Contains(txt, "Not yet used by a sign-in") {
+		t.Errorf("the certificate just uploaded says %q", txt)
 	}
 	sw.h.Store(idp2) // the IdP now signs with its next key
+	if txt := testSignIn(conn1, ""); !strings.Contains(txt, "Test sign-in succeeded") {
+		t.Errorf("sign-in with the next key during the overlap: %q", txt)
+	}
+	b.do("certificates after the IdP switched", chromedp.Navigate(s.URL+"/portal/certificates"), chromedp.WaitVisible(`#`+conn1))
+	if txt := b.text(row(next) + ` [data-verified="latest"]`); !strings.Contains(txt, "Verified a sign-in just now") || !strings.Contains(txt, "Verified the latest sign-in") {
+		t.Errorf("the next certificate does not show it verified the latest sign-in: %q", txt)
+	}
+	if n, _ := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll("#`+conn1+` [data-verified=latest]").length`)); n != 1 {
+		t.Errorf("%d certificates claim the latest sign-in", n)
+	}
+	b.shoot("certificates-rotation")
 	b.do("remove old", chromedp.Click(`form[action="/portal/certificates/`+conn1+`/`+old+`/delete"] button`))
 	b.waitURL("done=cert-removed")
 	if txt := b.text("main"); !strings.Contains(txt, "Certificate removed.") {
@@ -488,6 +506,51 @@ func TestLogStreamsInBrowser(t *testing.T) {
 	}
 	if txt := b.text("main"); strings.Contains(txt, "siem-token-0123456789") || !strings.Contains(txt, "••••6789") {
 		t.Errorf("the header value is not masked: %q", txt)
+	}
+	// Edit the stream: a new path; the header's value is left empty, so it
+	// is kept. The page never holds the secret, only its mask.
+	first, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector("article.item").id`))
+	if html, _ := chromedp.Run(bctx, chromedp.OuterHTML("html")); strings.Contains(html, "siem-token-0123456789") {
+		t.Error("the page holds the stream's header value")
+	}
+	ed := "#ed-" + first + "-"
+	b.do("open edit", chromedp.Click(`#`+first+` details.edit summary`), chromedp.WaitVisible(ed+`url`))
+	if v, _ := chromedp.Run(bctx, chromedp.Value(ed+`header_name`)); v != "Authorization" {
+		t.Errorf("the edit form shows header name %q", v)
+	}
+	if v, _ := chromedp.Run(bctx, chromedp.Value(ed+`header_value`)); v != "" {
+		t.Errorf("the edit form fills the header value with %q", v)
+	}
+	if txt := b.text(ed + `header_value-current`); !strings.Contains(txt, "••••6789") || !strings.Contains(txt, "Leave empty to keep it") {
+		t.Errorf("the current header value is described as %q", txt)
+	}
+	// A refused edit: the field is marked, nothing is saved.
+	b.do("bad edit", chromedp.SetValue(ed+`url`, "ftp://collector.example/in"), chromedp.Click(`#`+first+` details.edit button[type=submit]`),
+		chromedp.WaitVisible(ed+`url-err`))
+	if txt := b.text(ed + `url-err`); !strings.Contains(txt, "config.url") {
+		t.Errorf("the refused URL is explained as %q", txt)
+	}
+	if v, _ := chromedp.Run(bctx, chromedp.Value(ed+`url`)); v != "ftp://collector.example/in" {
+		t.Errorf("the refused form lost the typed URL: %q", v)
+	}
+	b.shoot("log-streams-edit-refused")
+	b.do("edit", chromedp.SetValue(ed+`url`, okSink.URL+"/edited"), chromedp.Click(`#`+first+` details.edit button[type=submit]`))
+	b.waitURL("done=stream-saved")
+	if txt := b.text("#" + first); !strings.Contains(txt, "/edited") && !strings.Contains(txt, strings.TrimPrefix(okSink.URL, "http://")) {
+		t.Errorf("after the edit the stream shows %q", txt)
+	}
+	b.do("open edit again", chromedp.Click(`#`+first+` details.edit summary`), chromedp.WaitVisible(ed+`url`))
+	b.shoot("log-streams-edit")
+	b.do("test edited stream", chromedp.Click(`#`+first+` form[action$="/test"] button`), chromedp.WaitVisible(`[data-test-result]`))
+	if txt := b.text(`[data-test-result]`); !strings.Contains(txt, "Test event delivered") {
+		t.Errorf("test of the edited stream: %q", txt)
+	}
+	if req := <-got; !strings.HasPrefix(req, "Bearer siem-token-0123456789 ") {
+		t.Errorf("after the edit the receiver got %q: the header value was not kept", req)
+	}
+	ls, err := s.LogStreams.Get(context.Background(), org.ID, first)
+	if err != nil || ls.JSON().Config["url"] != okSink.URL+"/edited" {
+		t.Errorf("stored after the edit: %v %v", err, ls.JSON().Config)
 	}
 	addStream(refusing.URL+"/in", "Bearer revoked-token")
 	b.do("test refused stream", chromedp.Click(`article.item:nth-of-type(2) form[action$="/test"] button`),

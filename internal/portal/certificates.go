@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -20,11 +21,35 @@ func (h *Handler) certificateRoutes(r api.Router) {
 }
 
 // certView is a certificate with its expiry band: expired, 7, 14, 30 (days
-// or fewer left) or ok.
+// or fewer left) or ok, and when it last verified a sign-in.
 type certView struct {
 	store.Certificate
 	DaysLeft int
 	Band     string
+	// Verified says when the certificate last verified a sign-in; Latest
+	// marks the one that verified the connection's latest sign-in.
+	Verified string
+	Latest   bool
+}
+
+// verifiedText says in words when a certificate last verified a sign-in.
+// Gatehouse records it to within a minute.
+func verifiedText(at, now time.Time) string {
+	if at.IsZero() {
+		return "Not yet used by a sign-in"
+	}
+	d := now.Sub(at)
+	switch {
+	case d < 2*time.Minute:
+		return "Verified a sign-in just now"
+	case d < time.Hour:
+		return fmt.Sprintf("Verified a sign-in %d minutes ago", int(d/time.Minute))
+	case d < 2*time.Hour:
+		return "Verified a sign-in an hour ago"
+	case d < 48*time.Hour:
+		return fmt.Sprintf("Verified a sign-in %d hours ago", int(d/time.Hour))
+	}
+	return "Last verified a sign-in on " + at.UTC().Format("2 Jan 2006")
 }
 
 type connCerts struct {
@@ -63,9 +88,16 @@ func (h *Handler) renderCertificates(w http.ResponseWriter, r *http.Request, s S
 			continue
 		}
 		cc := connCerts{Connection: c}
-		for _, x := range c.Certificates {
+		latest := -1
+		for i, x := range c.Certificates {
 			d, b := certBand(x.NotAfter, now)
-			cc.Certs = append(cc.Certs, certView{Certificate: x, DaysLeft: d, Band: b})
+			cc.Certs = append(cc.Certs, certView{Certificate: x, DaysLeft: d, Band: b, Verified: verifiedText(x.LastVerifiedAt, now)})
+			if !x.LastVerifiedAt.IsZero() && (latest < 0 || x.LastVerifiedAt.After(c.Certificates[latest].LastVerifiedAt)) {
+				latest = i
+			}
+		}
+		if latest >= 0 && len(cc.Certs) > 1 {
+			cc.Certs[latest].Latest = true
 		}
 		out = append(out, cc)
 	}

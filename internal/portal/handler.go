@@ -253,7 +253,7 @@ func noticeText(done string) string {
 		"cert-removed": "Certificate removed.", "conn-created": "Connection created. Follow the steps below to finish it.",
 		"conn-saved": "Identity provider details saved.", "policy-saved": "SSO policy saved.", "conn-activated": "Connection activated.",
 		"conn-deactivated": "Connection deactivated.", "dir-created": "Directory created.", "sync-started": "Sync finished.",
-		"stream-added": "Log stream added. Send a test event to check it.", "stream-paused": "Log stream paused.",
+		"stream-added": "Log stream added. Send a test event to check it.", "stream-saved": "Log stream saved. Send a test event to check it.", "stream-paused": "Log stream paused.",
 		"stream-resumed": "Log stream resumed.", "stream-removed": "Log stream removed.",
 	}[done]
 }

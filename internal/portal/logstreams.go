@@ -19,6 +19,7 @@ import (
 func (h *Handler) logStreamRoutes(r api.Router) {
 	r.Public("GET /portal/log-streams", h.page(h.logStreams))
 	r.Public("POST /portal/log-streams", h.page(h.addLogStream))
+	r.Public("POST /portal/log-streams/{id}", h.page(h.editLogStream))
 	r.Public("POST /portal/log-streams/{id}/test", h.page(h.testLogStream))
 	r.Public("POST /portal/log-streams/{id}/state", h.page(h.logStreamState))
 	r.Public("POST /portal/log-streams/{id}/delete", h.page(h.deleteLogStream))
@@ -95,6 +96,21 @@ type streamView struct {
 	Target          string // where it sends: host, bucket or site
 	Settings        []setting
 	Test            *testView
+	// Edit is the stream's edit form: its fields with the current public
+	// values; secrets are never put in the page, only their masks as hints.
+	Edit     []editField
+	EditOpen bool
+	EditErr  string
+}
+
+// editField is one input of a stream's edit form.
+type editField struct {
+	lsField
+	ID, Value, Err string
+	// Current is the mask of a secret that is set ("••••6789"); Clearable
+	// offers to remove an optional one.
+	Current   string
+	Clearable bool
 }
 
 type setting struct{ Name, Value string }
@@ -106,11 +122,13 @@ type testView struct {
 	Status             int
 }
 
-// lsForm is the add form's state after a refused submission.
+// lsForm is the add form's state after a refused submission, or a
+// stream's edit form's when StreamID is set.
 type lsForm struct {
-	Type   string
-	Values map[string]string // non-secret values only
-	Errors map[string]string // by field name
+	StreamID string
+	Type     string
+	Values   map[string]string // non-secret values only
+	Errors   map[string]string // by field name
 }
 
 type logStreamsData struct {
@@ -130,7 +148,10 @@ func (h *Handler) renderLogStreams(w http.ResponseWriter, r *http.Request, s Ses
 	if err != nil {
 		return err
 	}
-	data := logStreamsData{Types: lsTypes, Form: form}
+	data := logStreamsData{Types: lsTypes}
+	if form.StreamID == "" {
+		data.Form = form
+	}
 	for _, ls := range rows {
 		v := streamView{JSON: ls.JSON(), Title: ls.Type, Synced: ls.LastSyncedAt, ErrorAt: ls.LastErrorAt}
 		t, _ := lsTypeOf(ls.Type)
@@ -161,6 +182,11 @@ func (h *Handler) renderLogStreams(w http.ResponseWriter, r *http.Request, s Ses
 		v.Target = target(v.Config)
 		if ls.ID == testID {
 			v.Test = test
+		}
+		if form.StreamID == ls.ID {
+			v.Edit, v.EditOpen, v.EditErr = editFields(t, ls.ID, v.Config, &form), true, form.Errors[""]
+		} else {
+			v.Edit = editFields(t, ls.ID, v.Config, nil)
 		}
 		data.Streams = append(data.Streams, v)
 	}
@@ -256,6 +282,158 @@ func (h *Handler) deleteLogStream(w http.ResponseWriter, r *http.Request, s Sess
 	}
 	http.Redirect(w, r, "/portal/log-streams?done=stream-removed", http.StatusSeeOther)
 	return nil
+}
+
+// secretInput reports whether a form field carries a secret: it is never
+// written into the page.
+func secretInput(f lsField) bool { return f.Input == "password" || f.Name == "credentials_json" }
+
+// streamHeader is the stream's one configured header, if it has exactly
+// one (the portal's form edits one; more are set through the API).
+func streamHeader(cfg map[string]any) (name, mask string, n int) {
+	h, _ := cfg["headers"].(map[string]string)
+	for k, v := range h {
+		name, mask = k, v
+	}
+	return name, mask, len(h)
+}
+
+// DescribedBy is the IDs of the texts that describe the input.
+func (e editField) DescribedBy() string {
+	var ids []string
+	if e.Current != "" {
+		ids = append(ids, e.ID+"-current")
+	}
+	if e.Hint != "" {
+		ids = append(ids, e.ID+"-hint")
+	}
+	if e.Err != "" {
+		ids = append(ids, e.ID+"-err")
+	}
+	return strings.Join(ids, " ")
+}
+
+// editFields is a stream's edit form, from its masked configuration, or
+// from a refused submission's values and errors.
+func editFields(t lsType, id string, cfg map[string]any, form *lsForm) []editField {
+	hName, hMask, nHeaders := streamHeader(cfg)
+	var out []editField
+	for _, f := range t.Fields {
+		if (f.Name == "header_name" || f.Name == "header_value") && nHeaders > 1 {
+			continue
+		}
+		e := editField{lsField: f, ID: "ed-" + id + "-" + f.Name}
+		switch {
+		case f.Name == "header_name":
+			e.Value = hName
+		case f.Name == "header_value":
+			e.Current = hMask
+		case secretInput(f):
+			if m, _ := cfg[f.Name].(string); m != "" {
+				e.Current, e.Clearable = m, !f.Required
+			}
+		case f.Input == "checkbox":
+			if b, _ := cfg[f.Name].(bool); b {
+				e.Value = "true"
+			}
+		default:
+			if v, ok := cfg[f.Name]; ok {
+				e.Value = fmt.Sprint(v)
+			}
+		}
+		if form != nil {
+			if !secretInput(f) {
+				e.Value = form.Values[f.Name]
+			}
+			e.Err = form.Errors[f.Name]
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// editLogStream saves a stream's edit form. Public settings are sent as
+// shown (an emptied optional one is removed); a secret left empty keeps
+// its stored value, so the page never needs to hold it.
+func (h *Handler) editLogStream(w http.ResponseWriter, r *http.Request, s Session) error {
+	id := r.PathValue("id")
+	cur, err := h.LogStreams.Get(r.Context(), s.OrganizationID, id)
+	if err != nil {
+		return err
+	}
+	t, ok := lsTypeOf(cur.Type)
+	if !ok {
+		return errs.InvalidField("type", "unsupported", "This stream's type cannot be edited here.")
+	}
+	curCfg := cur.JSON().Config
+	form := lsForm{StreamID: id, Type: cur.Type, Values: map[string]string{}, Errors: map[string]string{}}
+	cfg := map[string]json.RawMessage{}
+	str := func(v string) json.RawMessage { b, _ := json.Marshal(v); return b }
+	null := json.RawMessage("null")
+	editsHeader := false
+	for _, f := range t.Fields {
+		v := strings.TrimSpace(r.PostFormValue(f.Name))
+		if !secretInput(f) {
+			form.Values[f.Name] = v
+		}
+		switch {
+		case f.Name == "header_name" || f.Name == "header_value":
+			editsHeader = true
+		case f.Input == "checkbox":
+			cfg[f.Name] = json.RawMessage(fmt.Sprint(v != ""))
+		case secretInput(f):
+			if r.PostFormValue("clear."+f.Name) != "" && !f.Required {
+				cfg[f.Name] = null
+			} else if v != "" {
+				cfg[f.Name] = str(v)
+			}
+		case v == "" && !f.Required:
+			cfg[f.Name] = null
+		default:
+			cfg[f.Name] = str(v)
+		}
+	}
+	if oldName, _, n := streamHeader(curCfg); editsHeader && n <= 1 {
+		name, val := strings.TrimSpace(r.PostFormValue("header_name")), r.PostFormValue("header_value")
+		switch {
+		case name == "" && val == "":
+			if n == 1 {
+				cfg["headers"] = null
+			}
+		case name == "":
+			form.Errors["header_name"] = "Give the header's name, or clear both fields to send no header."
+		case val == "" && name == oldName:
+			// unchanged: the stored value stays
+		case val == "":
+			form.Errors["header_value"] = "Enter the value of the " + name + " header."
+		default:
+			b, _ := json.Marshal(map[string]string{name: val})
+			cfg["headers"] = b
+		}
+	}
+	if len(form.Errors) == 0 {
+		_, err := h.LogStreams.Update(r.Context(), s.OrganizationID, id, logstream.UpdateInput{Config: cfg})
+		if err == nil {
+			http.Redirect(w, r, "/portal/log-streams?done=stream-saved#"+id, http.StatusSeeOther)
+			return nil
+		}
+		e, ok := errs.As(err)
+		if !ok || e.Kind != errs.KindInvalid {
+			return err
+		}
+		for _, fe := range e.Fields {
+			name := strings.TrimPrefix(fe.Field, "config.")
+			if name == "headers" {
+				name = "header_name"
+			}
+			form.Errors[name] = strings.TrimSpace(form.Errors[name] + " " + fe.Message)
+		}
+		if len(e.Fields) == 0 {
+			form.Errors[""] = e.Message
+		}
+	}
+	return h.renderLogStreams(w, r, s, http.StatusUnprocessableEntity,
+		"The changes to the "+t.Title+" stream were not saved: correct the fields marked below.", form, "", nil)
 }
 
 // target names where a stream sends, to tell streams of one type apart.

@@ -3,6 +3,7 @@ package portal_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -100,6 +101,7 @@ func TestOrganizationIsolation(t *testing.T) {
 				"GET /portal/directory-sync/{id}":                       {"/portal/directory-sync/" + bb.dir, nil},
 				"POST /portal/directory-sync/{id}/token":                {"/portal/directory-sync/" + bb.dir + "/token", url.Values{}},
 				"POST /portal/directory-sync/{id}/sync":                 {"/portal/directory-sync/" + bb.dir + "/sync", url.Values{}},
+				"POST /portal/log-streams/{id}":                         {"/portal/log-streams/" + bb.stream, url.Values{"url": {"http://127.0.0.1:9/alpha-owns-this"}}},
 				"POST /portal/log-streams/{id}/test":                    {"/portal/log-streams/" + bb.stream + "/test", url.Values{}},
 				"POST /portal/log-streams/{id}/state":                   {"/portal/log-streams/" + bb.stream + "/state", url.Values{"state": {"inactive"}}},
 				"POST /portal/log-streams/{id}/delete":                  {"/portal/log-streams/" + bb.stream + "/delete", url.Values{}},
@@ -190,7 +192,7 @@ func TestOrganizationIsolation(t *testing.T) {
 			if err != nil || len(toks) != 1 || toks[0].ID != bb.token {
 				t.Errorf("B's directory tokens changed: %v %+v", err, toks)
 			}
-			if ls, err := s.LogStreams.Get(ctx, bb.org.ID, bb.stream); err != nil || ls.State != "active" {
+			if ls, err := s.LogStreams.Get(ctx, bb.org.ID, bb.stream); err != nil || ls.State != "active" || strings.Contains(fmt.Sprint(ls.JSON().Config), "alpha-owns-this") {
 				t.Errorf("B's log stream changed: %v %+v", err, ls.LogStream)
 			}
 		})

@@ -14,14 +14,15 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
-// serviceProvider builds the crewjam SP for a connection from the store.
-func (s *Service) serviceProvider(ctx context.Context, q store.Queries, c store.Connection, spInitiated bool) (*crewjam.ServiceProvider, error) {
+// samlProvider builds the crewjam SP that validates a connection's
+// responses, and returns the certificate rows it read.
+func (s *Service) samlProvider(ctx context.Context, q store.Queries, c store.Connection, spInitiated bool) (*crewjam.ServiceProvider, []store.Certificate, error) {
 	// The trusted certificates are read from the store on every login, so
 	// one added, removed or retired on any node counts at once; only their
 	// parsing is cached, by content.
 	certs, err := q.ListCertificates(ctx, c.ID)
 	if err != nil {
-		return nil, fmt.Errorf("certificates: %w", err)
+		return nil, nil, fmt.Errorf("certificates: %w", err)
 	}
 	now := s.now()
 	var trusted []*x509.Certificate
@@ -31,11 +32,12 @@ func (s *Service) serviceProvider(ctx context.Context, q store.Queries, c store.
 		}
 		x, err := s.Certificates.parse(rec.PEM)
 		if err != nil {
-			return nil, fmt.Errorf("stored certificate %s: %w", rec.Fingerprint, err)
+			return nil, nil, fmt.Errorf("stored certificate %s: %w", rec.Fingerprint, err)
 		}
 		trusted = append(trusted, x)
 	}
-	return s.newServiceProvider(c, spInitiated, trusted, now)
+	sp, err := s.newServiceProvider(c, spInitiated, trusted, now)
+	return sp, certs, err
 }
 
 // requestSP is a connection's ServiceProvider for what we send (the
@@ -174,7 +176,7 @@ func (s *Service) ACS(ctx context.Context, connID, samlResponse, relayState, ip,
 	if err != nil {
 		return s.samlFail(ctx, conn, req, ip, ua, asFailure(err))
 	}
-	sp, err := s.serviceProvider(ctx, s.Store, conn, req != nil)
+	sp, certs, err := s.samlProvider(ctx, s.Store, conn, req != nil)
 	if err != nil {
 		return s.samlFail(ctx, conn, req, ip, ua, failure.New(failure.InternalError, err))
 	}
@@ -182,16 +184,16 @@ func (s *Service) ACS(ctx context.Context, connID, samlResponse, relayState, ip,
 	if req != nil {
 		ids = []string{req.ID}
 	}
-	assertion, err := s.SAML.Validate(sp, raw, ids, conn.SAML.EncryptAssertions)
+	assertion, signer, err := s.SAML.ValidateSigned(sp, raw, ids, conn.SAML.EncryptAssertions)
 	if f := asFailureOrNil(err); f != nil && f.Code == failure.CertificateUnknown {
 		// The IdP may have rolled its key: when its metadata now publishes
 		// the certificate, trust it and validate this very response again.
 		if fresh, ok := s.recoverUnknownCertificate(ctx, conn, raw, f); ok {
 			conn = fresh
-			if sp, err = s.serviceProvider(ctx, s.Store, conn, req != nil); err != nil {
+			if sp, certs, err = s.samlProvider(ctx, s.Store, conn, req != nil); err != nil {
 				return s.samlFail(ctx, conn, req, ip, ua, failure.New(failure.InternalError, err))
 			}
-			assertion, err = s.SAML.Validate(sp, raw, ids, conn.SAML.EncryptAssertions)
+			assertion, signer, err = s.SAML.ValidateSigned(sp, raw, ids, conn.SAML.EncryptAssertions)
 		}
 	}
 	if err != nil {
@@ -207,7 +209,30 @@ func (s *Service) ACS(ctx context.Context, connID, samlResponse, relayState, ip,
 		// accept one that could be replayed.
 		return s.samlFail(ctx, conn, req, ip, ua, failure.New(failure.InternalError, errors.New("assertion ID not recorded")))
 	}
-	return s.succeed(ctx, conn, req, true, prof, ip, ua, rc.keys)
+	return s.succeed(ctx, conn, req, true, prof, ip, ua, rc.keys, s.staleVerification(certs, signer))
+}
+
+// certVerifiedEvery is how stale a certificate's LastVerifiedAt may get:
+// the renewal page shows it to the minute, and sign-ins within a minute of
+// the last recorded one add no write.
+const certVerifiedEvery = time.Minute
+
+// staleVerification returns the fingerprint of the certificate that
+// verified a sign-in when its recorded last verification is older than
+// certVerifiedEvery (or missing), else "".
+func (s *Service) staleVerification(certs []store.Certificate, fingerprint string) string {
+	if fingerprint == "" {
+		return ""
+	}
+	for _, c := range certs {
+		if c.Fingerprint == fingerprint {
+			if s.now().Sub(c.LastVerifiedAt) >= certVerifiedEvery {
+				return fingerprint
+			}
+			return ""
+		}
+	}
+	return ""
 }
 
 func asFailureOrNil(err error) *failure.Error {

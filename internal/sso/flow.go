@@ -336,8 +336,10 @@ func (s *Service) recordFailureTaking(ctx context.Context, conn store.Connection
 
 // succeed issues a one-time code for prof and returns the redirect to the
 // host app. With takeRequest it takes the login req in the same
-// transaction (the ACS only read it).
-func (s *Service) succeed(ctx context.Context, conn store.Connection, req *store.SSORequest, takeRequest bool, prof Profile, ip, ua string, replay []replayKey) Outcome {
+// transaction (the ACS only read it). verifiedBy, when set, is the
+// fingerprint of the SAML certificate that verified the sign-in, recorded
+// in the same transaction.
+func (s *Service) succeed(ctx context.Context, conn store.Connection, req *store.SSORequest, takeRequest bool, prof Profile, ip, ua string, replay []replayKey, verifiedBy string) Outcome {
 	redirect, state := "", ""
 	var challenge, method string
 	if req != nil {
@@ -376,6 +378,11 @@ func (s *Service) succeed(ctx context.Context, conn store.Connection, req *store
 		}
 		if err := q.CreateSSOCode(ctx, grant); err != nil {
 			return fmt.Errorf("store code: %w", err)
+		}
+		if verifiedBy != "" {
+			if _, err := q.MarkCertificateVerified(ctx, conn.ID, verifiedBy, s.now()); err != nil {
+				return fmt.Errorf("mark certificate verified: %w", err)
+			}
 		}
 		return events.Append(ctx, q, EventSSOSucceeded, conn.OrganizationID, authEvent("succeeded", conn, ip, ua, prof.Email, nil))
 	})

@@ -87,8 +87,9 @@ type connJSON struct {
 		ACSURL          string `json:"acs_url"`
 		SPMetadataURL   string `json:"sp_metadata_url"`
 		IdPCertificates []struct {
-			Fingerprint string `json:"fingerprint"`
-			RetireAt    string `json:"retire_at"`
+			Fingerprint    string `json:"fingerprint"`
+			RetireAt       string `json:"retire_at"`
+			LastVerifiedAt string `json:"last_verified_at"`
 		} `json:"idp_certificates"`
 	} `json:"saml"`
 }

@@ -73,6 +73,9 @@ type CertJSON struct {
 	// RetireAt is set on a certificate that left the IdP's metadata: it
 	// stops verifying then.
 	RetireAt *string `json:"retire_at,omitempty"`
+	// LastVerifiedAt is when the certificate last verified a sign-in (to
+	// within a minute); null if it never did.
+	LastVerifiedAt *string `json:"last_verified_at"`
 }
 
 // OIDCJSON shows an OIDC connection's settings; the secret is never shown.
@@ -98,6 +101,9 @@ func CertToJSON(c store.Certificate) CertJSON {
 		NotAfter: wire.Time(c.NotAfter), Source: c.Source, CreatedAt: wire.Time(c.CreatedAt)}
 	if !c.RetireAt.IsZero() {
 		j.RetireAt = wire.TimePtr(c.RetireAt)
+	}
+	if !c.LastVerifiedAt.IsZero() {
+		j.LastVerifiedAt = wire.TimePtr(c.LastVerifiedAt)
 	}
 	return j
 }

@@ -56,7 +56,7 @@ func (s *Service) OIDCCallback(ctx context.Context, connID string, q url.Values,
 	if ferr != nil {
 		return fail(ferr)
 	}
-	return s.succeed(ctx, conn, &req, false, prof, ip, ua, nil)
+	return s.succeed(ctx, conn, &req, false, prof, ip, ua, nil, "")
 }
 
 func (s *Service) oidcConfig(c store.Connection) (oidc.Config, error) {

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	ssosaml "github.com/gatehouse-dev/gatehouse/internal/sso/saml"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/testidp"
 )
@@ -61,11 +62,28 @@ func TestIdPKeyRolloverWithoutOutage(t *testing.T) {
 					t.Fatalf("login refused: %v (failure %q)", q, e.lastFailure())
 				}
 			}
+			verified := func() map[string]bool {
+				t.Helper()
+				certs := must[[]store.Certificate](t)(e.srv.Store.ListCertificates(context.Background(), conn.ID))
+				out := map[string]bool{}
+				for _, c := range certs {
+					out[c.Fingerprint] = !c.LastVerifiedAt.IsZero()
+				}
+				return out
+			}
+			oldFP, newFP := ssosaml.Fingerprint(idp.KeyPair().Certificate), ""
 			login(nil)
+			if v := verified(); !v[oldFP] {
+				t.Errorf("the certificate that verified the first login is not marked: %v", v)
+			}
 			rotated := must[*testidp.KeyPair](t)(testidp.NewKeyPair("rotated"))
+			newFP = ssosaml.Fingerprint(rotated.Certificate)
 			next := must[*testidp.SAMLIdP](t)(testidp.NewSAML(testidp.SAMLOptions{BaseURL: strings.TrimSuffix(idp.SSOURL(), "/sso"), KeyPair: rotated}))
 			md.serve(next.MetadataXML()) // the IdP rolls over
 			login(rotated)
+			if v := verified(); !v[newFP] || !v[oldFP] || len(v) != 2 {
+				t.Errorf("after the first login with the new key, verified = %v (new %.8s)", v, newFP)
+			}
 			login(rotated)
 			login(nil) // an IdP node that has not switched yet
 			if n := e.countEvents("authentication.sso_failed"); n != 0 {
@@ -78,6 +96,11 @@ func TestIdPKeyRolloverWithoutOutage(t *testing.T) {
 			e.api("GET", "/connections/"+conn.ID, nil, 200, &c)
 			if len(c.SAML.IdPCertificates) != 2 || c.SAML.IdPCertificates[0].RetireAt == "" {
 				t.Errorf("certificates after the rollover: %+v", c.SAML.IdPCertificates)
+			}
+			for _, cert := range c.SAML.IdPCertificates {
+				if cert.LastVerifiedAt == "" {
+					t.Errorf("the API does not say when certificate %.8s last verified a sign-in", cert.Fingerprint)
+				}
 			}
 		})
 	}

@@ -127,6 +127,9 @@ type Certificate struct {
 	// RetireAt is when a certificate that left the IdP's metadata stops
 	// being trusted; zero = not retiring.
 	RetireAt time.Time
+	// LastVerifiedAt is when the certificate last verified a sign-in's
+	// signature, to within about a minute; zero = never.
+	LastVerifiedAt time.Time
 }
 
 // Trusted reports whether c still verifies signatures at now.
@@ -206,7 +209,7 @@ type SSO interface {
 	ClaimDueMetadataRefresh(ctx context.Context, now, next time.Time, limit int) ([]Connection, error)
 
 	// PutCertificate inserts or replaces a certificate (its RetireAt too;
-	// RenewalNotified is kept).
+	// RenewalNotified and LastVerifiedAt are kept).
 	PutCertificate(ctx context.Context, c Certificate) error
 	// DeleteCertificate deletes a connection's certificate; ErrNotFound if
 	// the connection has none with that fingerprint.
@@ -231,6 +234,11 @@ type SSO interface {
 	// sent, if no notice for that or a smaller threshold was; it reports
 	// whether it did (so exactly one node sends each notice).
 	MarkCertificateNotified(ctx context.Context, connectionID, fingerprint string, threshold int) (bool, error)
+	// MarkCertificateVerified records that a certificate verified a
+	// sign-in at at, unless a later time is already recorded; it reports
+	// whether it wrote. An unknown certificate is no error (it may have been
+	// removed meanwhile): false.
+	MarkCertificateVerified(ctx context.Context, connectionID, fingerprint string, at time.Time) (bool, error)
 
 	// CreateSSORequest inserts r; ErrConflict if its ID is taken.
 	CreateSSORequest(ctx context.Context, r SSORequest) error

@@ -79,18 +79,8 @@ func (v *Validator) Stats() (accepted, fellBack uint64) {
 // trying the fast path first unless it is off. Every rejection is
 // crewjam's, with its failure code.
 func (v *Validator) Validate(sp *saml.ServiceProvider, raw []byte, requestIDs []string, requireEncrypted bool) (*saml.Assertion, error) {
-	if (v == nil || !v.off.Load()) && !requireEncrypted {
-		if a := v.fastValidate(sp, raw, requestIDs); a != nil {
-			if v != nil {
-				v.accepted.Add(1)
-			}
-			return a, nil
-		}
-		if v != nil {
-			v.fellBack.Add(1)
-		}
-	}
-	return ValidateResponse(sp, raw, requestIDs, requireEncrypted)
+	a, _, err := v.validate(sp, raw, requestIDs, requireEncrypted, false)
+	return a, err
 }
 
 // trustedKey is an IdP signing certificate as the fast path needs it.
@@ -99,6 +89,9 @@ type trustedKey struct {
 	b64                 string         // raw in canonical base64, as KeyInfo carries it
 	pub                 *rsa.PublicKey // nil: not an RSA key the fast path verifies with
 	notBefore, notAfter time.Time
+
+	fpOnce sync.Once
+	fp     string // see fingerprint
 }
 
 // fastState is the scratch space of one validation.
@@ -221,35 +214,42 @@ func plainSP(sp *saml.ServiceProvider) bool {
 
 // fastValidate is the fast path: the assertion, or nil for "I don't know".
 func (v *Validator) fastValidate(sp *saml.ServiceProvider, raw []byte, requestIDs []string) *saml.Assertion {
+	a, _ := v.fastValidateSigned(sp, raw, requestIDs)
+	return a
+}
+
+// fastValidateSigned is fastValidate, also returning the key that
+// verified the assertion's signature (else the Response's).
+func (v *Validator) fastValidateSigned(sp *saml.ServiceProvider, raw []byte, requestIDs []string) (*saml.Assertion, *trustedKey) {
 	if !plainSP(sp) || len(raw) > MaxEncodedResponse {
-		return nil
+		return nil, nil
 	}
 	keys, ok := v.trustedKeys(sp)
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	st := v.getState()
 	defer v.putState(st)
 	f := fastRun{doc: &st.doc, buf: st.buf[:0], sp: sp, keys: keys}
 	defer func() { st.buf = f.buf[:0] }()
 	if f.doc.readXML(string(raw)) != nil {
-		return nil
+		return nil, nil
 	}
 	f.now = nowOf(sp)
 	f.dsigNow = dsigNowOf(sp)
 	a, ok := f.response(requestIDs)
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	if a.ID == "" {
-		return nil
+		return nil, nil
 	}
 	// Last, as crewjam: record the assertion ID. A replay is refused by
 	// crewjam again, with its code.
 	if err := sp.ReplayCache.Consume(a.ID, acceptableUntil(a)); err != nil {
-		return nil
+		return nil, nil
 	}
-	return a
+	return a, f.signer
 }
 
 func nowOf(sp *saml.ServiceProvider) time.Time {
@@ -275,6 +275,7 @@ type fastRun struct {
 	sp           *saml.ServiceProvider
 	keys         []*trustedKey
 	now, dsigNow time.Time
+	signer       *trustedKey // the key that verified the last signature checked
 }
 
 // elems lists the element children of n, refusing non-white-space text.
@@ -934,6 +935,7 @@ func (f *fastRun) verify(el, sig int32, id string) bool {
 		}
 		if rsa.VerifyPKCS1v15(k.pub, crypto.SHA256, sum[:], sigBytes) == nil {
 			verified = true
+			f.signer = k
 			break
 		}
 	}

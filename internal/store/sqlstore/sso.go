@@ -174,19 +174,19 @@ func (q *queries) DeleteCertificatesBySource(ctx context.Context, connectionID, 
 	return q.exec(ctx, false, `DELETE FROM sso_certificates WHERE connection_id = $1 AND source = $2`, connectionID, source)
 }
 
-const certCols = `connection_id, fingerprint, pem, not_before, not_after, source, created_at, renewal_notified, retire_at`
+const certCols = `connection_id, fingerprint, pem, not_before, not_after, source, created_at, renewal_notified, retire_at, last_verified_at`
 
 func scanCerts(rows *sql.Rows) ([]store.Certificate, error) {
 	defer rows.Close()
 	var out []store.Certificate
 	for rows.Next() {
 		var c store.Certificate
-		var nb, na, created, retire int64
-		if err := rows.Scan(&c.ConnectionID, &c.Fingerprint, &c.PEM, &nb, &na, &c.Source, &created, &c.RenewalNotified, &retire); err != nil {
+		var nb, na, created, retire, verified int64
+		if err := rows.Scan(&c.ConnectionID, &c.Fingerprint, &c.PEM, &nb, &na, &c.Source, &created, &c.RenewalNotified, &retire, &verified); err != nil {
 			return nil, err
 		}
 		c.NotBefore, c.NotAfter, c.CreatedAt = store.FromMillis(nb), store.FromMillis(na), store.FromMillis(created)
-		c.RetireAt = fromOptMillis(retire)
+		c.RetireAt, c.LastVerifiedAt = fromOptMillis(retire), fromOptMillis(verified)
 		out = append(out, c)
 	}
 	return out, rows.Err()
@@ -258,6 +258,18 @@ func (q *queries) CertificatesExpiringBefore(ctx context.Context, t time.Time) (
 func (q *queries) MarkCertificateNotified(ctx context.Context, connectionID, fingerprint string, threshold int) (bool, error) {
 	res, err := q.w.ExecContext(ctx, `UPDATE sso_certificates SET renewal_notified = $1
 		WHERE connection_id = $2 AND fingerprint = $3 AND (renewal_notified = -1 OR renewal_notified > $1)`, threshold, connectionID, fingerprint)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// MarkCertificateVerified implements store.SSO. The time only moves
+// forward, so two nodes recording one minute's sign-ins write once.
+func (q *queries) MarkCertificateVerified(ctx context.Context, connectionID, fingerprint string, at time.Time) (bool, error) {
+	res, err := q.w.ExecContext(ctx, `UPDATE sso_certificates SET last_verified_at = $1
+		WHERE connection_id = $2 AND fingerprint = $3 AND last_verified_at < $1`, store.Millis(at), connectionID, fingerprint)
 	if err != nil {
 		return false, err
 	}

@@ -24,6 +24,7 @@ var ssoTests = []suiteTest{
 	{"connection compare-and-set", testConnectionCompareAndSet},
 	{"certificates expiring before a time", testCertificatesExpiring},
 	{"certificate notices are marked once", testMarkCertificateNotified},
+	{"certificate last verification moves forward", testMarkCertificateVerified},
 	{"deleting a connection or its organization removes its certificates", testConnectionCascade},
 	{"sso requests are taken once", testSSORequests},
 	{"expired sso requests are taken once", testExpiredSSORequests},
@@ -292,6 +293,57 @@ func testMarkCertificateNotified(t *testing.T, s store.Store) {
 	if wins := race(t, 4, func() (bool, error) { return s.MarkCertificateNotified(ctx, other.ID, "bb", 14) }); wins != 1 {
 		t.Errorf("%d nodes marked the notice, want 1", wins)
 	}
+}
+
+func testMarkCertificateVerified(t *testing.T, s store.Store) {
+	o := mkOrg(t, s, "A")
+	c, other := mkConnection(t, s, o.ID, "C"), mkConnection(t, s, o.ID, "other")
+	mustNil(t, s.PutCertificate(ctx, newCert(c.ID, "aa", "manual", now().Add(time.Hour))))
+	mustNil(t, s.PutCertificate(ctx, newCert(c.ID, "bb", "manual", now().Add(time.Hour))))
+	mustNil(t, s.PutCertificate(ctx, newCert(other.ID, "cc", "manual", now().Add(time.Hour))))
+	if got, _ := s.ListCertificates(ctx, c.ID); len(got) != 2 || !got[0].LastVerifiedAt.IsZero() {
+		t.Fatalf("a new certificate has verified a sign-in: %+v", got)
+	}
+	t0 := oddTime(now())
+	steps := []struct {
+		name     string
+		conn, fp string
+		at       time.Time
+		want     bool
+	}{
+		{"first sign-in", c.ID, "aa", t0, true},
+		{"the same time again", c.ID, "aa", t0, false},
+		{"an earlier time (a slower node)", c.ID, "aa", t0.Add(-time.Minute), false},
+		{"a later sign-in", c.ID, "aa", t0.Add(2 * time.Minute), true},
+		{"another connection's certificate", c.ID, "cc", t0, false},
+		{"an unknown certificate", c.ID, "zz", t0, false},
+	}
+	for _, st := range steps {
+		ok, err := s.MarkCertificateVerified(ctx, st.conn, st.fp, st.at)
+		mustNil(t, err)
+		if ok != st.want {
+			t.Errorf("%s: wrote = %v, want %v", st.name, ok, st.want)
+		}
+	}
+	got, _ := s.ListCertificates(ctx, c.ID)
+	equal(t, "recorded time", got[0].LastVerifiedAt, ms(t0.Add(2*time.Minute)))
+	if !got[1].LastVerifiedAt.IsZero() {
+		t.Errorf("the other certificate of the connection was marked: %v", got[1].LastVerifiedAt)
+	}
+	// Putting the certificate again (a metadata refresh) keeps the time.
+	mustNil(t, s.PutCertificate(ctx, newCert(c.ID, "aa", "metadata", now().Add(time.Hour))))
+	got, _ = s.ListCertificates(ctx, c.ID)
+	equal(t, "after a put", got[0].LastVerifiedAt, ms(t0.Add(2*time.Minute)))
+	if other, _ := s.ListCertificates(ctx, other.ID); !other[0].LastVerifiedAt.IsZero() {
+		t.Errorf("another connection's certificate was marked: %v", other[0].LastVerifiedAt)
+	}
+	// Inside a transaction, as the ACS records it.
+	mustNil(t, s.InTx(ctx, func(q store.Queries) error {
+		_, err := q.MarkCertificateVerified(ctx, c.ID, "bb", t0)
+		return err
+	}))
+	got, _ = s.ListCertificates(ctx, c.ID)
+	equal(t, "recorded in a transaction", got[1].LastVerifiedAt, ms(t0))
 }
 
 func testConnectionCascade(t *testing.T, s store.Store) {

@@ -68,6 +68,7 @@ var covered = map[string]string{
 	"ListCertificates":           "certificates round trip",
 	"CertificatesExpiringBefore": "certificates expiring before a time",
 	"MarkCertificateNotified":    "certificate notices are marked once",
+	"MarkCertificateVerified":    "certificate last verification moves forward",
 	"CreateSSORequest":           "sso requests are taken once",
 	"GetSSORequest":              "sso requests are taken once",
 	"TakeSSORequest":             "sso requests are taken once",
