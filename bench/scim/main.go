@@ -28,6 +28,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,6 +48,7 @@ type options struct {
 	concurrency int
 	lookups     int
 	cpuprofile  string
+	serverPID   int
 	analyze     func() error // set for an in-process PostgreSQL node
 }
 
@@ -61,6 +63,7 @@ func main() {
 	flag.IntVar(&o.concurrency, "concurrency", 16, "concurrent SCIM requests")
 	flag.IntVar(&o.lookups, "lookups", 2000, "userName eq lookups to time")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the user provisioning phase here")
+	flag.IntVar(&o.serverPID, "server-pid", 0, "with -url: the server's process ID, to report its CPU time and resident memory per phase (Linux /proc)")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "scim bench:", err)
@@ -103,6 +106,8 @@ func run(o options) error {
 	c.scimBase, c.token = dir.SCIM.BaseURL, tok.Token
 	fmt.Printf("backend=%s GOMAXPROCS=%d users=%d groups=%d concurrency=%d batch=%d\n",
 		backend, runtime.GOMAXPROCS(0), o.users, o.groups, o.concurrency, o.batch)
+	m := newMeter(o.serverPID)
+	m.report("idle", 0, "")
 
 	// 1. Users: concurrent POSTs with Entra's body.
 	userIDs := make([]string, o.users)
@@ -136,6 +141,7 @@ func run(o options) error {
 		pprof.StopCPUProfile()
 	}
 	fmt.Printf("users:       %d in %.1fs = %.0f users/s\n", o.users, usersDur.Seconds(), float64(o.users)/usersDur.Seconds())
+	m.report("users", o.users, "user")
 
 	// 2. Groups, created empty as Entra does.
 	groupIDs := make([]string, o.groups)
@@ -158,6 +164,7 @@ func run(o options) error {
 	}
 	groupsDur := time.Since(start)
 	fmt.Printf("groups:      %d in %.1fs\n", o.groups, groupsDur.Seconds())
+	m.report("groups", o.groups, "group")
 
 	// 3. Memberships: user i joins group i % groups, in PATCH Add batches.
 	members := make([][]string, o.groups)
@@ -195,6 +202,7 @@ func run(o options) error {
 	}
 	patchDur := time.Since(start)
 	fmt.Printf("memberships: %d in %d PATCHes, %.1fs = %.0f memberships/s\n", o.users, len(patches), patchDur.Seconds(), float64(o.users)/patchDur.Seconds())
+	m.report("memberships", len(patches), "PATCH")
 	total := usersDur + groupsDur + patchDur
 	fmt.Printf("total provisioning: %.1fs\n", total.Seconds())
 
@@ -230,6 +238,7 @@ func run(o options) error {
 		return fmt.Errorf("import saw %d users, want %d", seen, o.users)
 	}
 	fmt.Printf("import:      %d users in %d pages, %.1fs\n", seen, (o.users+99)/100, importDur.Seconds())
+	m.report("import", (o.users+99)/100, "page")
 
 	// 5. Lookups, one at a time, as an IdP's exists-check does.
 	lat := make([]time.Duration, 0, o.lookups)
@@ -249,7 +258,78 @@ func run(o options) error {
 	slices.Sort(lat)
 	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(float64(len(lat))*p))] }
 	fmt.Printf("userName eq lookups: n=%d p50=%s p99=%s max=%s\n", len(lat), pct(0.50).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), lat[len(lat)-1].Round(time.Microsecond))
+	m.report("lookups", len(lat), "lookup")
 	return nil
+}
+
+// meter reads a server process's CPU time and memory from /proc, so a run
+// against a separate `gatehouse serve` reports what the server spent apart
+// from the load generator.
+type meter struct {
+	pid     int
+	lastCPU time.Duration
+}
+
+func newMeter(pid int) *meter {
+	m := &meter{pid: pid}
+	if pid != 0 {
+		m.lastCPU, _ = m.cpu()
+	}
+	return m
+}
+
+// cpu is the process's user+system time (fields 14 and 15 of
+// /proc/<pid>/stat, in clock ticks of 1/100 s on Linux).
+func (m *meter) cpu() (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", m.pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces; count from its ")".
+	rest := b[bytes.LastIndexByte(b, ')')+2:]
+	f := bytes.Fields(rest)
+	var utime, stime int64
+	fmt.Sscan(string(f[11]), &utime)
+	fmt.Sscan(string(f[12]), &stime)
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
+// memory returns VmRSS and VmHWM (peak resident set) in kB.
+func (m *meter) memory() (rss, hwm int64) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", m.pid))
+	if err != nil {
+		return 0, 0
+	}
+	for line := range strings.Lines(string(b)) {
+		var v int64
+		if _, err := fmt.Sscanf(line, "VmRSS: %d kB", &v); err == nil {
+			rss = v
+		} else if _, err := fmt.Sscanf(line, "VmHWM: %d kB", &v); err == nil {
+			hwm = v
+		}
+	}
+	return rss, hwm
+}
+
+// report prints the server CPU spent since the last report (per op when n
+// > 0) and its resident memory now and at peak.
+func (m *meter) report(phase string, n int, unit string) {
+	if m.pid == 0 {
+		return
+	}
+	now, err := m.cpu()
+	if err != nil {
+		fmt.Printf("  server: %v\n", err)
+		return
+	}
+	spent := now - m.lastCPU
+	m.lastCPU = now
+	rss, hwm := m.memory()
+	perOp := ""
+	if n > 0 {
+		perOp = fmt.Sprintf(" = %.0f µs/%s", float64(spent.Microseconds())/float64(n), unit)
+	}
+	fmt.Printf("  server after %s: CPU %.1fs%s; RSS %.1f MB, peak %.1f MB\n", phase, spent.Seconds(), perOp, float64(rss)/1000, float64(hwm)/1000)
 }
 
 // startNode runs a Gatehouse node in this process.

@@ -164,8 +164,15 @@ var MemberFields = map[string]string{"value": FieldString}
 type UserQuery struct {
 	DirectoryID string
 	Filter      *Cond // nil = all
-	Offset      int   // 0-based
+	Offset      int   // 0-based, counted after After
 	Count       int   // rows to return; 0 = only count
+	// After, when set, starts the page after this ID (a seek on the
+	// ordered key instead of skipping Offset rows); the total still counts
+	// every match.
+	After string
+	// NoTotal skips counting the matches (the caller knows the total);
+	// the total returned is then -1.
+	NoTotal bool
 }
 
 // GroupQuery selects a SCIM page of a directory's groups.
@@ -174,6 +181,8 @@ type GroupQuery struct {
 	Filter      *Cond
 	Offset      int
 	Count       int
+	After       string // as in UserQuery
+	NoTotal     bool   // as in UserQuery
 }
 
 // DirectoryUserFilter narrows the WorkOS list of directory users.

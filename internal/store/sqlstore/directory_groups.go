@@ -70,7 +70,7 @@ func (q *queries) QueryDirectoryGroups(ctx context.Context, gq store.GroupQuery)
 		}
 		w.conds = append(w.conds, c)
 	}
-	return queryCounted(ctx, q.r, "directory_groups", groupCols, w, gq.Offset, gq.Count, scanGroup)
+	return queryCounted(ctx, q.r, "directory_groups", groupCols, w, gq.After, gq.NoTotal, gq.Offset, gq.Count, scanGroup)
 }
 
 // ListDirectoryGroups implements store.Directories.
