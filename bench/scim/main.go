@@ -294,11 +294,12 @@ func (m *meter) cpu() (time.Duration, error) {
 	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
 }
 
-// memory returns VmRSS and VmHWM (peak resident set) in kB.
-func (m *meter) memory() (rss, hwm int64) {
+// memory returns VmRSS and VmHWM (peak resident set) in kB, and the
+// resident set's parts (anonymous, file-backed, shared memory).
+func (m *meter) memory() (rss, hwm int64, parts string) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", m.pid))
 	if err != nil {
-		return 0, 0
+		return 0, 0, ""
 	}
 	for line := range strings.Lines(string(b)) {
 		var v int64
@@ -307,8 +308,13 @@ func (m *meter) memory() (rss, hwm int64) {
 		} else if _, err := fmt.Sscanf(line, "VmHWM: %d kB", &v); err == nil {
 			hwm = v
 		}
+		for _, p := range []string{"RssAnon", "RssFile", "RssShmem"} {
+			if _, err := fmt.Sscanf(line, p+": %d kB", &v); err == nil {
+				parts += fmt.Sprintf(" %s %.1f", strings.TrimPrefix(p, "Rss"), float64(v)/1000)
+			}
+		}
 	}
-	return rss, hwm
+	return rss, hwm, parts
 }
 
 // report prints the server CPU spent since the last report (per op when n
@@ -324,12 +330,12 @@ func (m *meter) report(phase string, n int, unit string) {
 	}
 	spent := now - m.lastCPU
 	m.lastCPU = now
-	rss, hwm := m.memory()
+	rss, hwm, parts := m.memory()
 	perOp := ""
 	if n > 0 {
 		perOp = fmt.Sprintf(" = %.0f µs/%s", float64(spent.Microseconds())/float64(n), unit)
 	}
-	fmt.Printf("  server after %s: CPU %.1fs%s; RSS %.1f MB, peak %.1f MB\n", phase, spent.Seconds(), perOp, float64(rss)/1000, float64(hwm)/1000)
+	fmt.Printf("  server after %s: CPU %.1fs%s; RSS %.1f MB (%s), peak %.1f MB\n", phase, spent.Seconds(), perOp, float64(rss)/1000, strings.TrimSpace(parts), float64(hwm)/1000)
 }
 
 // startNode runs a Gatehouse node in this process.
