@@ -13,6 +13,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -36,6 +37,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/app"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/store/sqlstore"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // for -analyze-database-url
 )
 
 type options struct {
@@ -49,6 +52,7 @@ type options struct {
 	lookups     int
 	cpuprofile  string
 	serverPID   int
+	analyzeURL  string
 	analyze     func() error // set for an in-process PostgreSQL node
 }
 
@@ -63,8 +67,20 @@ func main() {
 	flag.IntVar(&o.concurrency, "concurrency", 16, "concurrent SCIM requests")
 	flag.IntVar(&o.lookups, "lookups", 2000, "userName eq lookups to time")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the user provisioning phase here")
+	flag.StringVar(&o.analyzeURL, "analyze-database-url", "", "with -url on PostgreSQL: the server's database, to ANALYZE after the bulk load as autovacuum would")
 	flag.IntVar(&o.serverPID, "server-pid", 0, "with -url: the server's process ID, to report its CPU time and resident memory per phase (Linux /proc)")
 	flag.Parse()
+	if o.analyzeURL != "" {
+		o.analyze = func() error {
+			db, err := sql.Open("pgx", o.analyzeURL)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			_, err = db.Exec("ANALYZE")
+			return err
+		}
+	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "scim bench:", err)
 		os.Exit(1)

@@ -194,14 +194,17 @@ func (s *Service) addMembers(ctx context.Context, q store.Queries, g store.Direc
 			}
 		}
 	}
-	now := s.now()
+	ids, err = q.AddMembers(ctx, g.DirectoryID, g.ID, ids, s.now())
+	if err != nil {
+		return nil, fmt.Errorf("add members: %w", err)
+	}
+	isNew := make(map[string]bool, len(ids))
+	for _, x := range ids {
+		isNew[x] = true
+	}
 	var added []store.DirectoryUser
 	for _, u := range users {
-		ok, err := q.AddMember(ctx, g.DirectoryID, g.ID, u.ID, now)
-		if err != nil {
-			return nil, fmt.Errorf("add member: %w", err)
-		}
-		if ok {
+		if isNew[u.ID] {
 			added = append(added, u)
 		}
 	}

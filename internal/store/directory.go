@@ -307,6 +307,10 @@ type Directories interface {
 	// AddMember adds a user to a group and reports whether it was new;
 	// ErrNotFound if the group or the user is not in the directory.
 	AddMember(ctx context.Context, directoryID, groupID, userID string, now time.Time) (bool, error)
+	// AddMembers adds users to a group in one statement and returns the
+	// IDs of those that were not members yet, in no particular order;
+	// users (or a group) not in the directory are skipped.
+	AddMembers(ctx context.Context, directoryID, groupID string, userIDs []string, now time.Time) ([]string, error)
 	// RemoveMember reports whether the membership existed.
 	RemoveMember(ctx context.Context, groupID, userID string) (bool, error)
 	// GroupMembers returns the members of the groups, by group ID and

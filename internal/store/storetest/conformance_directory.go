@@ -785,6 +785,29 @@ func testMemberships(t *testing.T, s store.Store) {
 	if ms, _ := s.GroupMembers(ctx, []string{g.ID}); len(ms) != 1 || ms[0].UserID != a.ID {
 		t.Errorf("members after removal: %+v", ms)
 	}
+	// Many at once: only the new ones are reported, and users of another
+	// directory or unknown ones are skipped.
+	k := newUser(d, "k")
+	mustNil(t, s.CreateDirectoryUser(ctx, k))
+	added, err := s.AddMembers(ctx, d.ID, g.ID, []string{a.ID, k.ID, x.ID, "directory_user_unknown", c.ID}, t0.Add(2*time.Second))
+	mustNil(t, err)
+	slices.Sort(added)
+	want := []string{k.ID, c.ID}
+	slices.Sort(want)
+	equal(t, "members added at once", added, want)
+	if ms, _ := s.GroupMembers(ctx, []string{g.ID}); len(ms) != 3 || ms[0].UserID != a.ID {
+		t.Errorf("members after adding many: %+v", ms)
+	}
+	if added, err := s.AddMembers(ctx, d.ID, y.ID, []string{a.ID}, t0); err != nil || len(added) != 0 {
+		t.Errorf("a group of another directory: added %v, err %v", added, err)
+	}
+	if added, err := s.AddMembers(ctx, d.ID, g.ID, nil, t0); err != nil || len(added) != 0 {
+		t.Errorf("no users: added %v, err %v", added, err)
+	}
+	for _, u := range []string{k.ID, c.ID} {
+		_, err := s.RemoveMember(ctx, g.ID, u)
+		mustNil(t, err)
+	}
 	// Concurrent adds of different users all land; of one user, one is new.
 	var mu sync.Mutex
 	users := []store.DirectoryUser{b, c}
