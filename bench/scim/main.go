@@ -13,6 +13,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -28,6 +29,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +37,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/app"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/store/sqlstore"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // for -analyze-database-url
 )
 
 type options struct {
@@ -47,6 +51,8 @@ type options struct {
 	concurrency int
 	lookups     int
 	cpuprofile  string
+	serverPID   int
+	analyzeURL  string
 	analyze     func() error // set for an in-process PostgreSQL node
 }
 
@@ -61,7 +67,20 @@ func main() {
 	flag.IntVar(&o.concurrency, "concurrency", 16, "concurrent SCIM requests")
 	flag.IntVar(&o.lookups, "lookups", 2000, "userName eq lookups to time")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the user provisioning phase here")
+	flag.StringVar(&o.analyzeURL, "analyze-database-url", "", "with -url on PostgreSQL: the server's database, to ANALYZE after the bulk load as autovacuum would")
+	flag.IntVar(&o.serverPID, "server-pid", 0, "with -url: the server's process ID, to report its CPU time and resident memory per phase (Linux /proc)")
 	flag.Parse()
+	if o.analyzeURL != "" {
+		o.analyze = func() error {
+			db, err := sql.Open("pgx", o.analyzeURL)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			_, err = db.Exec("ANALYZE")
+			return err
+		}
+	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "scim bench:", err)
 		os.Exit(1)
@@ -103,6 +122,8 @@ func run(o options) error {
 	c.scimBase, c.token = dir.SCIM.BaseURL, tok.Token
 	fmt.Printf("backend=%s GOMAXPROCS=%d users=%d groups=%d concurrency=%d batch=%d\n",
 		backend, runtime.GOMAXPROCS(0), o.users, o.groups, o.concurrency, o.batch)
+	m := newMeter(o.serverPID)
+	m.report("idle", 0, "")
 
 	// 1. Users: concurrent POSTs with Entra's body.
 	userIDs := make([]string, o.users)
@@ -136,6 +157,7 @@ func run(o options) error {
 		pprof.StopCPUProfile()
 	}
 	fmt.Printf("users:       %d in %.1fs = %.0f users/s\n", o.users, usersDur.Seconds(), float64(o.users)/usersDur.Seconds())
+	m.report("users", o.users, "user")
 
 	// 2. Groups, created empty as Entra does.
 	groupIDs := make([]string, o.groups)
@@ -158,6 +180,7 @@ func run(o options) error {
 	}
 	groupsDur := time.Since(start)
 	fmt.Printf("groups:      %d in %.1fs\n", o.groups, groupsDur.Seconds())
+	m.report("groups", o.groups, "group")
 
 	// 3. Memberships: user i joins group i % groups, in PATCH Add batches.
 	members := make([][]string, o.groups)
@@ -195,6 +218,7 @@ func run(o options) error {
 	}
 	patchDur := time.Since(start)
 	fmt.Printf("memberships: %d in %d PATCHes, %.1fs = %.0f memberships/s\n", o.users, len(patches), patchDur.Seconds(), float64(o.users)/patchDur.Seconds())
+	m.report("memberships", len(patches), "PATCH")
 	total := usersDur + groupsDur + patchDur
 	fmt.Printf("total provisioning: %.1fs\n", total.Seconds())
 
@@ -230,6 +254,7 @@ func run(o options) error {
 		return fmt.Errorf("import saw %d users, want %d", seen, o.users)
 	}
 	fmt.Printf("import:      %d users in %d pages, %.1fs\n", seen, (o.users+99)/100, importDur.Seconds())
+	m.report("import", (o.users+99)/100, "page")
 
 	// 5. Lookups, one at a time, as an IdP's exists-check does.
 	lat := make([]time.Duration, 0, o.lookups)
@@ -249,7 +274,84 @@ func run(o options) error {
 	slices.Sort(lat)
 	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(float64(len(lat))*p))] }
 	fmt.Printf("userName eq lookups: n=%d p50=%s p99=%s max=%s\n", len(lat), pct(0.50).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), lat[len(lat)-1].Round(time.Microsecond))
+	m.report("lookups", len(lat), "lookup")
 	return nil
+}
+
+// meter reads a server process's CPU time and memory from /proc, so a run
+// against a separate `gatehouse serve` reports what the server spent apart
+// from the load generator.
+type meter struct {
+	pid     int
+	lastCPU time.Duration
+}
+
+func newMeter(pid int) *meter {
+	m := &meter{pid: pid}
+	if pid != 0 {
+		m.lastCPU, _ = m.cpu()
+	}
+	return m
+}
+
+// cpu is the process's user+system time (fields 14 and 15 of
+// /proc/<pid>/stat, in clock ticks of 1/100 s on Linux).
+func (m *meter) cpu() (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", m.pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces; count from its ")".
+	rest := b[bytes.LastIndexByte(b, ')')+2:]
+	f := bytes.Fields(rest)
+	var utime, stime int64
+	fmt.Sscan(string(f[11]), &utime)
+	fmt.Sscan(string(f[12]), &stime)
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
+// memory returns VmRSS and VmHWM (peak resident set) in kB, and the
+// resident set's parts (anonymous, file-backed, shared memory).
+func (m *meter) memory() (rss, hwm int64, parts string) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", m.pid))
+	if err != nil {
+		return 0, 0, ""
+	}
+	for line := range strings.Lines(string(b)) {
+		var v int64
+		if _, err := fmt.Sscanf(line, "VmRSS: %d kB", &v); err == nil {
+			rss = v
+		} else if _, err := fmt.Sscanf(line, "VmHWM: %d kB", &v); err == nil {
+			hwm = v
+		}
+		for _, p := range []string{"RssAnon", "RssFile", "RssShmem"} {
+			if _, err := fmt.Sscanf(line, p+": %d kB", &v); err == nil {
+				parts += fmt.Sprintf(" %s %.1f", strings.TrimPrefix(p, "Rss"), float64(v)/1000)
+			}
+		}
+	}
+	return rss, hwm, parts
+}
+
+// report prints the server CPU spent since the last report (per op when n
+// > 0) and its resident memory now and at peak.
+func (m *meter) report(phase string, n int, unit string) {
+	if m.pid == 0 {
+		return
+	}
+	now, err := m.cpu()
+	if err != nil {
+		fmt.Printf("  server: %v\n", err)
+		return
+	}
+	spent := now - m.lastCPU
+	m.lastCPU = now
+	rss, hwm, parts := m.memory()
+	perOp := ""
+	if n > 0 {
+		perOp = fmt.Sprintf(" = %.0f µs/%s", float64(spent.Microseconds())/float64(n), unit)
+	}
+	fmt.Printf("  server after %s: CPU %.1fs%s; RSS %.1f MB (%s), peak %.1f MB\n", phase, spent.Seconds(), perOp, float64(rss)/1000, strings.TrimSpace(parts), float64(hwm)/1000)
 }
 
 // startNode runs a Gatehouse node in this process.

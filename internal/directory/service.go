@@ -58,8 +58,10 @@ type Service struct {
 	Log     *slog.Logger
 	Now     func() time.Time
 
-	mu        sync.Mutex // guards committer
+	mu        sync.Mutex // guards committer, changes and tokens
 	committer *committer
+	changes   map[string]uint64 // see Changes
+	tokens    tokenCache
 }
 
 func (s *Service) now() time.Time {
@@ -209,6 +211,7 @@ func (s *Service) Delete(ctx context.Context, dirID string) error {
 }
 
 func (s *Service) deleteIn(ctx context.Context, q store.Queries, dirID string) error {
+	defer s.forgetTokens(dirID)
 	d, err := s.get(ctx, q, dirID)
 	if err != nil {
 		return err
@@ -257,6 +260,7 @@ func directoryEvent(d store.Directory, state string) directoryEventJSON {
 // Activate marks the directory linked after its first successful SCIM call
 // or pull, emitting dsync.activated exactly once.
 func (s *Service) Activate(ctx context.Context, dirID string) error {
+	defer s.forgetTokens(dirID)
 	return s.Store.InTx(ctx, func(q store.Queries) error {
 		now := s.now()
 		done, err := q.ActivateDirectory(ctx, dirID, now)
@@ -308,6 +312,7 @@ func tokenEvent(d store.Directory, t store.DirectoryToken) tokenEventJSON {
 
 // RevokeToken deletes a token; requests with it fail from now on.
 func (s *Service) RevokeToken(ctx context.Context, dirID, tokenID string) error {
+	defer s.forgetTokens(dirID)
 	return s.Store.InTx(ctx, func(q store.Queries) error {
 		d, err := s.get(ctx, q, dirID)
 		if err != nil {
@@ -341,30 +346,41 @@ func (s *Service) Tokens(ctx context.Context, dirID string) ([]store.DirectoryTo
 // never reveals which directories exist.
 func (s *Service) Authenticate(ctx context.Context, dirID, secret string) (store.Directory, error) {
 	unauth := errs.Unauthorized("The bearer token is not valid for this directory.")
-	t, d, err := s.Store.DirectoryByTokenHash(ctx, secrets.Hash(secret))
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Directory{}, unauth
+	hash := [32]byte(secrets.Hash(secret))
+	now := s.now()
+	e, ok := s.cachedToken(hash, now)
+	if !ok {
+		t, d, err := s.Store.DirectoryByTokenHash(ctx, hash[:])
+		if errors.Is(err, store.ErrNotFound) {
+			return store.Directory{}, unauth
+		}
+		if err != nil {
+			return store.Directory{}, fmt.Errorf("look up directory token: %w", err)
+		}
+		e = cachedToken{tok: t, dir: d, at: now}
 	}
-	if err != nil {
-		return store.Directory{}, fmt.Errorf("look up directory token: %w", err)
-	}
-	if t.DirectoryID != dirID {
+	if e.tok.DirectoryID != dirID {
 		return store.Directory{}, unauth
 	}
 	// Remember use at minute precision: a write per request would halve
 	// SQLite's provisioning throughput for a value shown to humans.
-	if now := s.now(); now.Sub(t.LastUsedAt) > time.Minute {
-		if err := s.Store.TouchDirectoryToken(ctx, t.ID, now); err != nil {
+	if now.Sub(e.tok.LastUsedAt) > time.Minute {
+		if err := s.Store.TouchDirectoryToken(ctx, e.tok.ID, now); err != nil {
 			s.Log.WarnContext(ctx, "touch directory token", "err", err)
 		}
+		e.tok.LastUsedAt = now
 	}
-	return d, nil
+	if !ok || e.tok.LastUsedAt == now {
+		s.cacheToken(hash, e)
+	}
+	return e.dir, nil
 }
 
 // RecordSync stores the outcome of a Google Workspace pull: the time, the
 // error shown to the admin (empty on success) and the resulting state. The
 // first successful pull activates the directory (dsync.activated).
 func (s *Service) RecordSync(ctx context.Context, dirID, syncErr, state string) error {
+	defer s.forgetTokens(dirID)
 	err := s.Store.InTx(ctx, func(q store.Queries) error {
 		d, err := s.get(ctx, q, dirID)
 		if err != nil {

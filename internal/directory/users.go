@@ -51,6 +51,7 @@ type membershipEvent struct {
 
 // CreateUser stores a new user of d and emits dsync.user.created.
 func (s *Service) CreateUser(ctx context.Context, d store.Directory, u store.DirectoryUser) (store.DirectoryUser, error) {
+	defer s.changed(d.ID)
 	now := s.now()
 	u.ID, u.DirectoryID, u.OrganizationID, u.CreatedAt, u.UpdatedAt = id.New("directory_user"), d.ID, d.OrganizationID, now, now
 	err := s.inTx(ctx, func(q store.Queries) error {
@@ -69,6 +70,7 @@ func (s *Service) CreateUser(ctx context.Context, d store.Directory, u store.Dir
 // row, and emits dsync.user.updated with previous_attributes when anything
 // changed. fn gets a copy it may modify.
 func (s *Service) UpdateUser(ctx context.Context, dirID, userID string, fn func(cur store.DirectoryUser) (store.DirectoryUser, error)) (store.DirectoryUser, error) {
+	defer s.changed(dirID)
 	var out store.DirectoryUser
 	err := s.inTx(ctx, func(q store.Queries) error {
 		cur, err := q.GetDirectoryUser(ctx, dirID, userID, true)
@@ -107,6 +109,7 @@ func (s *Service) UpdateUser(ctx context.Context, dirID, userID string, fn func(
 // DeleteUser removes a user and its memberships, emitting
 // dsync.group.user_removed for each group and then dsync.user.deleted.
 func (s *Service) DeleteUser(ctx context.Context, dirID, userID string) error {
+	defer s.changed(dirID)
 	return s.inTx(ctx, func(q store.Queries) error {
 		u, err := q.GetDirectoryUser(ctx, dirID, userID, true)
 		if errors.Is(err, store.ErrNotFound) {
@@ -146,6 +149,7 @@ type GroupChange struct {
 // CreateGroup stores a new group with its first members and emits
 // dsync.group.created and a user_added per member.
 func (s *Service) CreateGroup(ctx context.Context, d store.Directory, g store.DirectoryGroup, members []string) (store.DirectoryGroup, error) {
+	defer s.changed(d.ID)
 	now := s.now()
 	g.ID, g.DirectoryID, g.OrganizationID, g.CreatedAt, g.UpdatedAt = id.New("directory_group"), d.ID, d.OrganizationID, now, now
 	if g.IdPID == "" {
@@ -190,14 +194,17 @@ func (s *Service) addMembers(ctx context.Context, q store.Queries, g store.Direc
 			}
 		}
 	}
-	now := s.now()
+	ids, err = q.AddMembers(ctx, g.DirectoryID, g.ID, ids, s.now())
+	if err != nil {
+		return nil, fmt.Errorf("add members: %w", err)
+	}
+	isNew := make(map[string]bool, len(ids))
+	for _, x := range ids {
+		isNew[x] = true
+	}
 	var added []store.DirectoryUser
 	for _, u := range users {
-		ok, err := q.AddMember(ctx, g.DirectoryID, g.ID, u.ID, now)
-		if err != nil {
-			return nil, fmt.Errorf("add member: %w", err)
-		}
-		if ok {
+		if isNew[u.ID] {
 			added = append(added, u)
 		}
 	}
@@ -232,6 +239,7 @@ func uniq(ids []string) []string {
 // that changed. Adds are inserts that ignore existing rows, so concurrent
 // updates never lose a member.
 func (s *Service) UpdateGroup(ctx context.Context, dirID, groupID string, fn func(cur store.DirectoryGroup) (GroupChange, error)) (store.DirectoryGroup, error) {
+	defer s.changed(dirID)
 	var out store.DirectoryGroup
 	err := s.inTx(ctx, func(q store.Queries) error {
 		cur, err := q.GetDirectoryGroup(ctx, dirID, groupID, true)
@@ -317,6 +325,7 @@ func (s *Service) UpdateGroup(ctx context.Context, dirID, groupID string, fn fun
 // DeleteGroup removes a group (its memberships go with it) and emits
 // dsync.group.deleted.
 func (s *Service) DeleteGroup(ctx context.Context, dirID, groupID string) error {
+	defer s.changed(dirID)
 	return s.inTx(ctx, func(q store.Queries) error {
 		g, err := q.GetDirectoryGroup(ctx, dirID, groupID, true)
 		if errors.Is(err, store.ErrNotFound) {

@@ -164,8 +164,15 @@ var MemberFields = map[string]string{"value": FieldString}
 type UserQuery struct {
 	DirectoryID string
 	Filter      *Cond // nil = all
-	Offset      int   // 0-based
+	Offset      int   // 0-based, counted after After
 	Count       int   // rows to return; 0 = only count
+	// After, when set, starts the page after this ID (a seek on the
+	// ordered key instead of skipping Offset rows); the total still counts
+	// every match.
+	After string
+	// NoTotal skips counting the matches (the caller knows the total);
+	// the total returned is then -1.
+	NoTotal bool
 }
 
 // GroupQuery selects a SCIM page of a directory's groups.
@@ -174,6 +181,8 @@ type GroupQuery struct {
 	Filter      *Cond
 	Offset      int
 	Count       int
+	After       string // as in UserQuery
+	NoTotal     bool   // as in UserQuery
 }
 
 // DirectoryUserFilter narrows the WorkOS list of directory users.
@@ -298,6 +307,10 @@ type Directories interface {
 	// AddMember adds a user to a group and reports whether it was new;
 	// ErrNotFound if the group or the user is not in the directory.
 	AddMember(ctx context.Context, directoryID, groupID, userID string, now time.Time) (bool, error)
+	// AddMembers adds users to a group in one statement and returns the
+	// IDs of those that were not members yet, in no particular order;
+	// users (or a group) not in the directory are skipped.
+	AddMembers(ctx context.Context, directoryID, groupID string, userIDs []string, now time.Time) ([]string, error)
 	// RemoveMember reports whether the membership existed.
 	RemoveMember(ctx context.Context, groupID, userID string) (bool, error)
 	// GroupMembers returns the members of the groups, by group ID and

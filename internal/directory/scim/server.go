@@ -35,6 +35,8 @@ type Server struct {
 	Svc    *directory.Service
 	Log    *RequestLog
 	Logger *slog.Logger
+
+	pages cursors // startIndex → seek, for paging through large directories
 }
 
 // Routes registers the SCIM endpoints; they authenticate with the
@@ -290,14 +292,45 @@ func (s *Server) list(req *request, group bool, filterStr, startStr, countStr, a
 		}
 	}
 	ctx := req.r.Context()
+	// A walk's next page seeks after the previous page's last row (see
+	// cursors); a cursor is looked up only for pages that are not the first.
+	now := time.Now()
+	changes := s.Svc.Changes(req.dir.ID)
+	var seek cursor
+	seeking := false
+	if start > 1 && count > 0 {
+		seek, seeking = s.pages.take(cursorKey(req.dir.ID, group, filterStr, start-1), changes, now)
+	}
+	offset, after, knownTotal := start-1, "", false
+	if seeking {
+		offset, after, knownTotal = 0, seek.lastID, now.Sub(seek.counted) <= totalTTL
+	}
+	// remember stores the cursor for the page after this one.
+	remember := func(n int, lastID string, total int) {
+		if n == 0 {
+			return
+		}
+		next := cursor{lastID: lastID, total: total, counted: now, made: now, changes: changes}
+		if knownTotal {
+			next.counted = seek.counted
+		}
+		s.pages.put(cursorKey(req.dir.ID, group, filterStr, start-1+n), next)
+	}
 	var resources []any
 	var total int
 	if group {
-		gs, n, err := s.Svc.Store.QueryDirectoryGroups(ctx, store.GroupQuery{DirectoryID: req.dir.ID, Filter: cond, Offset: start - 1, Count: count})
+		gs, n, err := s.Svc.Store.QueryDirectoryGroups(ctx, store.GroupQuery{DirectoryID: req.dir.ID, Filter: cond, Offset: offset, Count: count,
+			After: after, NoTotal: knownTotal})
 		if err != nil {
 			return fmt.Errorf("query groups: %w", err)
 		}
 		total = n
+		if knownTotal {
+			total = seek.total
+		}
+		if len(gs) > 0 {
+			remember(len(gs), gs[len(gs)-1].ID, total)
+		}
 		withMembers := wanted(groupSchema, attrs, excluded, "members")
 		byGroup := map[string][]store.Member{}
 		if withMembers && len(gs) > 0 {
@@ -317,11 +350,18 @@ func (s *Server) list(req *request, group bool, filterStr, startStr, countStr, a
 			resources = append(resources, project(groupSchema, renderGroup(req.base, g, byGroup[g.ID], withMembers), attrs, excluded))
 		}
 	} else {
-		us, n, err := s.Svc.Store.QueryDirectoryUsers(ctx, store.UserQuery{DirectoryID: req.dir.ID, Filter: cond, Offset: start - 1, Count: count})
+		us, n, err := s.Svc.Store.QueryDirectoryUsers(ctx, store.UserQuery{DirectoryID: req.dir.ID, Filter: cond, Offset: offset, Count: count,
+			After: after, NoTotal: knownTotal})
 		if err != nil {
 			return fmt.Errorf("query users: %w", err)
 		}
 		total = n
+		if knownTotal {
+			total = seek.total
+		}
+		if len(us) > 0 {
+			remember(len(us), us[len(us)-1].ID, total)
+		}
 		groups := map[string][]store.DirectoryGroup{}
 		if wanted(userSchema, attrs, excluded, "groups") && len(us) > 0 {
 			ids := make([]string, len(us))

@@ -23,12 +23,17 @@ func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
 	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(1)"} {
 		pragmas.Add("_pragma", p)
 	}
-	// The one writer gets a 16 MiB page cache (SQLite's default is 2 MiB):
-	// once the indexes outgrow the cache every insert re-reads index pages,
-	// which more than halved SCIM provisioning throughput at 100k users.
-	// 16 MiB provisions 100k users as fast as 64 MiB did (2,105 vs 2,000
-	// users/s) with less than half the peak memory (83 vs 178 MB RSS).
-	writer, err := sql.Open("sqlite", "file:"+path+"?"+pragmas.Encode()+"&_pragma=cache_size(-16384)&_txlock=immediate")
+	// Page caches are small on purpose. The SQLite allocator (modernc's
+	// libc) rounds each cached 4 KiB page up to an 8 KiB slot, so a cache
+	// costs about twice its nominal size in resident memory. The one writer
+	// gets 4 MiB (SQLite's default is 2 MiB: once the indexes outgrow that
+	// every insert re-reads index pages, which more than halved SCIM
+	// provisioning throughput at 100k users); at 4 MiB the 100k-user bench
+	// costs the same CPU per user as at 8 or 16 MiB, and its peak resident
+	// set falls from 83 MB (16 MiB) to about 62 MB. Readers get 512 KiB each:
+	// they serve single-row look-ups and short pages, and the OS page
+	// cache holds the file anyway (see docs/benchmarks.md, Memory).
+	writer, err := sql.Open("sqlite", "file:"+path+"?"+pragmas.Encode()+"&_pragma=cache_size(-4096)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -39,7 +44,7 @@ func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
 		writer.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
-	reader, err := sql.Open("sqlite", "file:"+path+"?"+pragmas.Encode()+"&_pragma=query_only(1)")
+	reader, err := sql.Open("sqlite", "file:"+path+"?"+pragmas.Encode()+"&_pragma=query_only(1)&_pragma=cache_size(-512)")
 	if err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)

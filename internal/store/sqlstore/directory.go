@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -241,15 +242,31 @@ func (w withTotal) Scan(dest ...any) error { return w.r.Scan(append(dest, w.tota
 
 // queryCounted reads one SCIM page and the total number of matches in one
 // query, so a lookup such as `userName eq` is one round trip; only a page
-// past the end needs a separate count.
-func queryCounted[T any](ctx context.Context, db execer, table, cols string, w where, offset, count int, scan func(rowScanner) (T, error)) ([]T, int, error) {
-	var total int
+// past the end needs a separate count. after (when set) seeks past that ID
+// instead of skipping rows, so paging through a large directory is not
+// quadratic; noTotal leaves the count out (total -1).
+func queryCounted[T any](ctx context.Context, db execer, table, cols string, w where, after string, noTotal bool, offset, count int,
+	scan func(rowScanner) (T, error)) ([]T, int, error) {
+	total := 0
+	if noTotal {
+		total = -1
+	}
 	if count > 0 {
 		// The count is an uncorrelated subquery over the same conditions
 		// (the $N placeholders are shared), computed once from the indexes;
 		// a window count would buffer every matching row first.
-		rows, err := db.QueryContext(ctx, fmt.Sprintf(`SELECT %s, (SELECT COUNT(*) FROM %s%s) FROM %s%s ORDER BY id LIMIT %d OFFSET %d`,
-			cols, table, w.sql(), table, w.sql(), count, offset), w.args...)
+		totalCol := fmt.Sprintf("(SELECT COUNT(*) FROM %s%s)", table, w.sql())
+		if noTotal {
+			totalCol = "-1"
+		}
+		page := w
+		page.conds = slices.Clone(w.conds)
+		page.args = slices.Clone(w.args)
+		if after != "" {
+			page.add("id > ?", after)
+		}
+		rows, err := db.QueryContext(ctx, fmt.Sprintf(`SELECT %s, %s FROM %s%s ORDER BY id LIMIT %d OFFSET %d`,
+			cols, totalCol, table, page.sql(), count, offset), page.args...)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -265,9 +282,12 @@ func queryCounted[T any](ctx context.Context, db execer, table, cols string, w w
 		if err := rows.Err(); err != nil {
 			return nil, 0, err
 		}
-		if len(items) > 0 || offset == 0 {
+		if len(items) > 0 || (offset == 0 && after == "") || noTotal {
 			return items, total, nil
 		}
+	}
+	if noTotal {
+		return nil, -1, nil
 	}
 	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table+w.sql(), w.args...).Scan(&total); err != nil {
 		return nil, 0, err

@@ -70,7 +70,7 @@ func (q *queries) QueryDirectoryGroups(ctx context.Context, gq store.GroupQuery)
 		}
 		w.conds = append(w.conds, c)
 	}
-	return queryCounted(ctx, q.r, "directory_groups", groupCols, w, gq.Offset, gq.Count, scanGroup)
+	return queryCounted(ctx, q.r, "directory_groups", groupCols, w, gq.After, gq.NoTotal, gq.Offset, gq.Count, scanGroup)
 }
 
 // ListDirectoryGroups implements store.Directories.
@@ -117,6 +117,24 @@ func (q *queries) AddMember(ctx context.Context, directoryID, groupID, userID st
 		return false, store.ErrNotFound
 	}
 	return false, nil
+}
+
+// AddMembers implements store.Directories: AddMember for many users in one
+// round trip, which is what a PATCH adding a batch of members costs.
+func (q *queries) AddMembers(ctx context.Context, directoryID, groupID string, userIDs []string, now time.Time) ([]string, error) {
+	if len(userIDs) == 0 {
+		return nil, nil
+	}
+	w := where{args: []any{groupID, directoryID, now.UnixNano()}}
+	w.in("u.id", userIDs)
+	return queryAll(ctx, q.w, `INSERT INTO directory_memberships (group_id, user_id, directory_id, seq)
+		SELECT g.id, u.id, g.directory_id, $3 FROM directory_groups g, directory_users u
+		WHERE g.id = $1 AND g.directory_id = $2 AND u.directory_id = $2 AND `+w.conds[0]+`
+		ON CONFLICT (group_id, user_id) DO NOTHING RETURNING user_id`, w.args, func(r *sql.Rows) (string, error) {
+		var id string
+		err := r.Scan(&id)
+		return id, err
+	})
 }
 
 // RemoveMember implements store.Directories.

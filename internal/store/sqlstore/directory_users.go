@@ -142,7 +142,7 @@ func (q *queries) QueryDirectoryUsers(ctx context.Context, uq store.UserQuery) (
 		}
 		w.conds = append(w.conds, c)
 	}
-	return queryCounted(ctx, q.r, "directory_users", userCols, w, uq.Offset, uq.Count, scanUser)
+	return queryCounted(ctx, q.r, "directory_users", userCols, w, uq.After, uq.NoTotal, uq.Offset, uq.Count, scanUser)
 }
 
 // ListDirectoryUsers implements store.Directories.

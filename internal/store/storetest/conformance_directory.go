@@ -493,21 +493,33 @@ func testQueryDirectoryUsers(t *testing.T, s store.Store) {
 	}
 	pages := []struct {
 		name          string
+		after         string
+		noTotal       bool
+		filter        *store.Cond
 		offset, count int
 		want          []store.DirectoryUser
+		total         int
 	}{
-		{"first page", 0, 2, []store.DirectoryUser{alice, bob}},
-		{"second page", 2, 2, []store.DirectoryUser{carol}},
-		{"past the end", 5, 2, nil},
-		{"count only", 0, 0, nil},
-		{"count only, past the end", 5, 0, nil},
+		{"first page", "", false, nil, 0, 2, []store.DirectoryUser{alice, bob}, 3},
+		{"second page", "", false, nil, 2, 2, []store.DirectoryUser{carol}, 3},
+		{"past the end", "", false, nil, 5, 2, nil, 3},
+		{"count only", "", false, nil, 0, 0, nil, 3},
+		{"count only, past the end", "", false, nil, 5, 0, nil, 3},
+		{"after an ID counts every match", alice.ID, false, nil, 0, 2, []store.DirectoryUser{bob, carol}, 3},
+		{"after an ID, then an offset", alice.ID, false, nil, 1, 2, []store.DirectoryUser{carol}, 3},
+		{"after the last ID", carol.ID, false, nil, 0, 2, nil, 3},
+		{"after an ID with a filter", alice.ID, false, cmp("email", "co", "@work."), 0, 2, []store.DirectoryUser{carol}, 2},
+		{"after an ID, no total", bob.ID, true, nil, 0, 2, []store.DirectoryUser{carol}, -1},
+		{"no total, past the end", carol.ID, true, nil, 0, 2, nil, -1},
+		{"no total, first page", "", true, nil, 0, 1, []store.DirectoryUser{alice}, -1},
 	}
 	for _, p := range pages {
-		us, total, err := s.QueryDirectoryUsers(ctx, store.UserQuery{DirectoryID: d.ID, Offset: p.offset, Count: p.count})
+		us, total, err := s.QueryDirectoryUsers(ctx, store.UserQuery{DirectoryID: d.ID, Filter: p.filter, After: p.after, NoTotal: p.noTotal,
+			Offset: p.offset, Count: p.count})
 		mustNil(t, err)
 		equal(t, p.name, userIDs(us), userIDs(p.want))
-		if total != 3 {
-			t.Errorf("%s: total = %d, want 3", p.name, total)
+		if total != p.total {
+			t.Errorf("%s: total = %d, want %d", p.name, total, p.total)
 		}
 	}
 	for _, bad := range []*store.Cond{
@@ -658,6 +670,16 @@ func testQueryDirectoryGroups(t *testing.T, s store.Store) {
 	if gs, total, _ := s.QueryDirectoryGroups(ctx, store.GroupQuery{DirectoryID: d.ID}); len(gs) != 0 || total != 3 {
 		t.Errorf("count only: %d groups, total %d", len(gs), total)
 	}
+	gs, total, err = s.QueryDirectoryGroups(ctx, store.GroupQuery{DirectoryID: d.ID, After: eng.ID, Count: 1})
+	mustNil(t, err)
+	if total != 3 || len(gs) != 1 || gs[0].ID != ops.ID {
+		t.Errorf("page after the first: %v of %d", groupIDs(gs), total)
+	}
+	gs, total, err = s.QueryDirectoryGroups(ctx, store.GroupQuery{DirectoryID: d.ID, After: ops.ID, NoTotal: true, Count: 5})
+	mustNil(t, err)
+	if total != -1 || len(gs) != 1 || gs[0].ID != sales.ID {
+		t.Errorf("page after the second, no total: %v of %d", groupIDs(gs), total)
+	}
 	for _, bad := range []*store.Cond{cmp("user_name", "eq", "x"), {Op: "email", Sub: cmp("value", "eq", "x")}} {
 		if _, _, err := s.QueryDirectoryGroups(ctx, store.GroupQuery{DirectoryID: d.ID, Filter: bad, Count: 10}); err == nil {
 			t.Errorf("filter %+v accepted", bad)
@@ -762,6 +784,29 @@ func testMemberships(t *testing.T, s store.Store) {
 	}
 	if ms, _ := s.GroupMembers(ctx, []string{g.ID}); len(ms) != 1 || ms[0].UserID != a.ID {
 		t.Errorf("members after removal: %+v", ms)
+	}
+	// Many at once: only the new ones are reported, and users of another
+	// directory or unknown ones are skipped.
+	k := newUser(d, "k")
+	mustNil(t, s.CreateDirectoryUser(ctx, k))
+	added, err := s.AddMembers(ctx, d.ID, g.ID, []string{a.ID, k.ID, x.ID, "directory_user_unknown", c.ID}, t0.Add(2*time.Second))
+	mustNil(t, err)
+	slices.Sort(added)
+	want := []string{k.ID, c.ID}
+	slices.Sort(want)
+	equal(t, "members added at once", added, want)
+	if ms, _ := s.GroupMembers(ctx, []string{g.ID}); len(ms) != 3 || ms[0].UserID != a.ID {
+		t.Errorf("members after adding many: %+v", ms)
+	}
+	if added, err := s.AddMembers(ctx, d.ID, y.ID, []string{a.ID}, t0); err != nil || len(added) != 0 {
+		t.Errorf("a group of another directory: added %v, err %v", added, err)
+	}
+	if added, err := s.AddMembers(ctx, d.ID, g.ID, nil, t0); err != nil || len(added) != 0 {
+		t.Errorf("no users: added %v, err %v", added, err)
+	}
+	for _, u := range []string{k.ID, c.ID} {
+		_, err := s.RemoveMember(ctx, g.ID, u)
+		mustNil(t, err)
 	}
 	// Concurrent adds of different users all land; of one user, one is new.
 	var mu sync.Mutex

@@ -116,6 +116,7 @@ var covered = map[string]string{
 	"ListDirectoryGroups":      "directory groups list filters and pages",
 	"AllDirectoryGroupIDs":     "directory groups round trip",
 	"AddMember":                "group memberships",
+	"AddMembers":               "group memberships",
 	"RemoveMember":             "group memberships",
 	"GroupMembers":             "group memberships",
 	"UserGroups":               "group memberships",
