@@ -367,6 +367,7 @@ func (e *Engine) advance(ctx context.Context, c *store.Consumer, delivered []Eve
 	now := e.cfg.Now()
 	journalFailed := false
 	err := e.st.InTx(ctx, func(q store.Queries) error {
+		journalFailed = false // InTx runs this again after a deadlock
 		if err := q.CommitLazily(ctx); err != nil {
 			return err
 		}

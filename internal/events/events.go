@@ -20,8 +20,11 @@ import (
 )
 
 // Append records an event named name (from the WorkOS catalogue) with data
-// as its payload. Call it inside the transaction of the change; the store
-// numbers the event in commit order (see store.Events).
+// as its payload. Call it inside the transaction of the change, after the
+// writes it describes: the store numbers an event only once its
+// transaction has committed, after every event already numbered; events
+// committed by the time of one numbering pass are numbered in the order
+// they were appended (see store.Events).
 func Append(ctx context.Context, q store.Events, name, organizationID string, data any) error {
 	b, err := json.Marshal(data)
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 // Event is one entry of the outbox that feeds /events, webhooks, log
 // streams and the audit log.
 type Event struct {
-	Seq            int64 // position in commit order; assigned by the store
+	Seq            int64 // position in the outbox, given once its transaction committed; assigned by the store
 	ID             string
 	Name           string // e.g. "organization.created"
 	OrganizationID string // empty when the event belongs to no organization
@@ -36,9 +36,10 @@ type EventFilter struct {
 // Events is the transactional outbox.
 type Events interface {
 	// AppendEvent adds e; ErrConflict if its ID is taken. Called in the
-	// transaction of the change it reports (InTx). The store gives events
-	// their Seq in commit order, so a reader following Seq never has an
-	// event appear behind it; readers see an event only once it has its
+	// transaction of the change it reports (InTx). The store gives an
+	// event its Seq only after its transaction commits, above every Seq
+	// already given, so a reader following Seq never has an event appear
+	// behind it; readers see an event only once it has its
 	// Seq, which is by the time InTx (or a lone AppendEvent) returns,
 	// unless the store could not number it then (it does so moments later).
 	AppendEvent(ctx context.Context, e Event) error

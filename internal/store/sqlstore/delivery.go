@@ -10,7 +10,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
-const consumerCols = `kind, destination_id, organization_id, event_names, cursor_seq, state, lease_owner, lease_until,
+const consumerCols = `kind, destination_id, organization_id, event_names, cursor_pos, state, lease_owner, lease_until,
 	attempts, next_attempt_at, failing_since, last_error_code, last_error_message, last_error_at, last_success_at,
 	parked_at, created_at, updated_at`
 
@@ -53,11 +53,11 @@ func namesJSON(names []string) string {
 // every event committed later gets a larger Seq and will be delivered.
 func (q *queries) PutConsumer(ctx context.Context, c store.Consumer) error {
 	now := store.Millis(c.UpdatedAt)
-	return q.exec(ctx, false, `INSERT INTO delivery_consumers (kind, destination_id, organization_id, event_names, cursor_seq,
+	return q.exec(ctx, false, `INSERT INTO delivery_consumers (kind, destination_id, organization_id, event_names, cursor_pos,
 		state, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, (SELECT COALESCE(MAX(pos), 0) FROM events), $5, $6, $6)
 		ON CONFLICT (kind, destination_id) DO UPDATE SET organization_id = excluded.organization_id,
-			event_names = excluded.event_names, state = excluded.state, checked_seq = 0, updated_at = excluded.updated_at`,
+			event_names = excluded.event_names, state = excluded.state, checked_seq = CASE WHEN delivery_consumers.checked_seq < 0 THEN delivery_consumers.checked_seq ELSE 0 END, updated_at = excluded.updated_at`,
 		c.Kind, c.DestinationID, c.OrganizationID, namesJSON(c.EventNames), c.State, now)
 }
 
@@ -109,7 +109,7 @@ func (q *queries) ClaimConsumers(ctx context.Context, owner string, now, leaseUn
 		res, err := q.w.ExecContext(ctx, `UPDATE delivery_consumers SET lease_owner = $1, lease_until = $2,
 			checked_seq = CASE WHEN checked_seq < 0 THEN 0 ELSE checked_seq END
 			WHERE kind = $3 AND destination_id = $4 AND state = 'active' AND lease_owner = $5 AND lease_until = $6
-			AND cursor_seq = $7 AND next_attempt_at = $8`,
+			AND cursor_pos = $7 AND next_attempt_at = $8`,
 			owner, store.Millis(leaseUntil), c.Kind, c.DestinationID, c.LeaseOwner, optMillis(c.LeaseUntil),
 			c.Cursor, optMillis(c.NextAttemptAt))
 		if err != nil {
@@ -139,16 +139,16 @@ func (q *queries) ReleaseConsumer(ctx context.Context, kind, destinationID, owne
 // MarkConsumerChecked implements store.Deliveries.
 func (q *queries) MarkConsumerChecked(ctx context.Context, kind, destinationID, owner string, cursor, seq int64) error {
 	return q.exec(ctx, true, `UPDATE delivery_consumers SET checked_seq = $1
-		WHERE kind = $2 AND destination_id = $3 AND lease_owner = $4 AND lease_until > 0 AND cursor_seq = $5
+		WHERE kind = $2 AND destination_id = $3 AND lease_owner = $4 AND lease_until > 0 AND cursor_pos = $5
 		AND checked_seq >= 0`,
 		seq, kind, destinationID, owner, cursor)
 }
 
 // AdvanceConsumer implements store.Deliveries.
 func (q *queries) AdvanceConsumer(ctx context.Context, kind, destinationID, owner string, from, to int64, now time.Time) error {
-	return q.exec(ctx, true, `UPDATE delivery_consumers SET cursor_seq = $1, attempts = 0, failing_since = 0,
+	return q.exec(ctx, true, `UPDATE delivery_consumers SET cursor_pos = $1, attempts = 0, failing_since = 0,
 		next_attempt_at = 0, last_success_at = $2, updated_at = $2
-		WHERE kind = $3 AND destination_id = $4 AND lease_owner = $5 AND lease_until > 0 AND cursor_seq = $6
+		WHERE kind = $3 AND destination_id = $4 AND lease_owner = $5 AND lease_until > 0 AND cursor_pos = $6
 		AND checked_seq >= 0`,
 		to, store.Millis(now), kind, destinationID, owner, from)
 }
@@ -187,7 +187,7 @@ func (q *queries) SetConsumerState(ctx context.Context, kind, destinationID, sta
 	switch state {
 	case store.ConsumerActive:
 		return q.exec(ctx, true, `UPDATE delivery_consumers SET state = $1, attempts = 0, failing_since = 0,
-			next_attempt_at = 0, parked_at = 0, checked_seq = 0, updated_at = $2 WHERE kind = $3 AND destination_id = $4`,
+			next_attempt_at = 0, parked_at = 0, checked_seq = CASE WHEN checked_seq < 0 THEN checked_seq ELSE 0 END, updated_at = $2 WHERE kind = $3 AND destination_id = $4`,
 			state, store.Millis(now), kind, destinationID)
 	case store.ConsumerParked:
 		return q.exec(ctx, true, `UPDATE delivery_consumers SET state = $1, parked_at = $2, updated_at = $2
@@ -215,7 +215,7 @@ func (q *queries) RewindConsumer(ctx context.Context, kind, destinationID string
 	// checked_seq = -1 marks the rewind until the next claim: the lease
 	// holder's advance or mark fails even when the cursor did not move
 	// (it was before since, with a batch of later events in flight).
-	return q.exec(ctx, true, `UPDATE delivery_consumers SET cursor_seq = CASE WHEN cursor_seq < $1 THEN cursor_seq ELSE $1 END,
+	return q.exec(ctx, true, `UPDATE delivery_consumers SET cursor_pos = CASE WHEN cursor_pos < $1 THEN cursor_pos ELSE $1 END,
 		next_attempt_at = 0, checked_seq = -1, updated_at = $2 WHERE kind = $3 AND destination_id = $4`,
 		first.Int64-1, store.Millis(now), kind, destinationID)
 }

@@ -48,6 +48,16 @@ const sequencerBatch = 1000
 // sequencerPoll is how often a node looks for events nobody numbered.
 const sequencerPoll = 500 * time.Millisecond
 
+// sequencerPassTimeout bounds one pass, so that a connection that hangs
+// (a half-open TCP connection to the database) cannot stop this node's
+// numbering for the minutes TCP takes to give up; the next pass retries.
+const sequencerPassTimeout = 20 * time.Second
+
+// settleWait bounds how long a reader waits for a pass. Reading without
+// the newest events is safe (a cursor reader just finds them next time);
+// a reader stuck behind a pass that cannot finish is not.
+const settleWait = sequencerPassTimeout
+
 // Advisory lock class of sequencing passes ("evnt"); the second key is the
 // schema, so schemas sharing a database (tests) do not wait for each other.
 const pgLockSequencer = 0x65766e74
@@ -96,10 +106,13 @@ func (s *sequencer) settle(ctx context.Context, r execer) {
 	ended := s.next
 	s.mu.Unlock()
 	s.poke()
+	t := time.NewTimer(settleWait)
+	defer t.Stop()
 	select {
 	case <-ended:
 	case <-ctx.Done():
 	case <-s.done:
+	case <-t.C:
 	}
 }
 
@@ -141,6 +154,8 @@ func (s *sequencer) run(ctx context.Context) {
 // sequencePending numbers every committed unnumbered event, a batch per
 // transaction, and reports how many it numbered.
 func sequencePending(ctx context.Context, db *sql.DB) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, sequencerPassTimeout)
+	defer cancel()
 	var total int64
 	for {
 		n, err := sequenceBatch(ctx, db)
@@ -154,9 +169,13 @@ func sequencePending(ctx context.Context, db *sql.DB) (int64, error) {
 // sequenceBatch runs one pass in one round trip: the statements of a
 // multi-statement query (the simple protocol, which pgx uses for a query
 // without arguments) run in one implicit transaction, each with its own
-// snapshot, so the UPDATE's snapshot is taken once the lock is held.
+// snapshot, so the UPDATE's snapshot is taken once the lock is held. That
+// holds only at READ COMMITTED, so the pass sets it first (SET takes no
+// snapshot): a server whose default is REPEATABLE READ or SERIALIZABLE
+// would otherwise give the UPDATE the snapshot of the lock statement,
+// taken before the previous pass committed, and the pass would fail.
 func sequenceBatch(ctx context.Context, db *sql.DB) (int64, error) {
-	res, err := db.ExecContext(ctx, lockSequencerSQL+";\n"+numberPendingSQL)
+	res, err := db.ExecContext(ctx, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED;\n"+lockSequencerSQL+";\n"+numberPendingSQL)
 	if err != nil {
 		return 0, fmt.Errorf("sequence events: %w", err)
 	}

@@ -2,7 +2,11 @@
 -- is not commit order on PostgreSQL; pos is: on SQLite it is set at insert (one writer), on PostgreSQL
 -- a sequencing pass sets it after the writing transaction commits (see sqlstore/sequencer.go), so
 -- writers take no lock. Readers read only rows with a pos. Existing rows keep their number (pos = seq),
--- so cursors stored before this migration (delivery_consumers.cursor_seq) keep their meaning.
+-- so cursors stored before this migration keep their meaning. The consumers' cursor column is renamed
+-- because it now holds a pos: a node of an older version still running against this database then fails
+-- loudly on every delivery query, rather than storing seq values that a new node would read as positions
+-- (pos <= seq, so it would skip events).
+ALTER TABLE delivery_consumers RENAME COLUMN cursor_seq TO cursor_pos;
 ALTER TABLE events ADD COLUMN pos BIGINT;
 UPDATE events SET pos = seq;
 CREATE UNIQUE INDEX events_pos ON events (pos);
