@@ -3,6 +3,7 @@ package webhook_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -25,11 +26,11 @@ import (
 )
 
 // benchNode is a store, a running delivery engine with the webhook kind,
-// and one endpoint whose receiver counts deliveries and their latency.
+// and endpoints whose receiver counts deliveries and their latency.
 type benchNode struct {
 	st    store.Store
 	svc   *webhook.Service
-	we    string
+	we    []string
 	count atomic.Int64
 	mu    sync.Mutex
 	lat   []time.Duration
@@ -37,7 +38,14 @@ type benchNode struct {
 	want  int64
 }
 
+// startBench starts a node with one endpoint that expects want deliveries.
 func startBench(b *testing.B, open func(testing.TB) store.Store, want int) *benchNode {
+	return startBenchEndpoints(b, open, 1, want)
+}
+
+// startBenchEndpoints starts a node with endpoints endpoints, all on one
+// receiver that expects want deliveries in all.
+func startBenchEndpoints(b *testing.B, open func(testing.TB) store.Store, endpoints, want int) *benchNode {
 	b.Helper()
 	raw := open(b)
 	n := &benchNode{done: make(chan struct{}), want: int64(want)}
@@ -61,11 +69,15 @@ func startBench(b *testing.B, open func(testing.TB) store.Store, want int) *benc
 	guard := netguard.Guard{AllowPrivate: true}
 	svc := &webhook.Service{Store: n.st, Sealer: sealer, Guard: guard, HTTP: webhook.NewHTTPClient(guard, 10*time.Second)}
 	eng.Register(svc.Kind())
-	we, err := svc.Create(context.Background(), webhook.CreateInput{EndpointURL: hook.URL, Events: []string{"bench.event"}})
-	if err != nil {
-		b.Fatal(err)
+	n.svc = svc
+	for i := range endpoints {
+		// One URL per endpoint (they must differ), all on the one receiver.
+		we, err := svc.Create(context.Background(), webhook.CreateInput{EndpointURL: fmt.Sprintf("%s/%d", hook.URL, i), Events: []string{"bench.event"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		n.we = append(n.we, we.ID)
 	}
-	n.svc, n.we = svc, we.ID
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
 	b.Cleanup(func() { cancel(); <-stopped })
@@ -74,8 +86,10 @@ func startBench(b *testing.B, open func(testing.TB) store.Store, want int) *benc
 }
 
 func (n *benchNode) setStatus(b *testing.B, status string) {
-	if _, err := n.svc.Update(context.Background(), n.we, webhook.UpdateInput{Status: &status}); err != nil {
-		b.Fatal(err)
+	for _, we := range n.we {
+		if _, err := n.svc.Update(context.Background(), we, webhook.UpdateInput{Status: &status}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
@@ -90,10 +104,22 @@ func cpuTime() time.Duration {
 // engine's drain rate, one signed POST per event, cursor advanced per
 // batch of 50, attempts logged per batch.
 func BenchmarkWebhookThroughput(b *testing.B) {
+	benchDrain(b, 1)
+}
+
+// BenchmarkWebhookThroughputEndpoints is the same drain to 8 endpoints,
+// each receiving every event: one endpoint's events go one at a time, in
+// order, so a node's throughput comes from endpoints draining side by
+// side. Its rates count deliveries (events × endpoints).
+func BenchmarkWebhookThroughputEndpoints(b *testing.B) {
+	benchDrain(b, 8)
+}
+
+func benchDrain(b *testing.B, endpoints int) {
 	for _, be := range storetest.Backends(b) {
 		b.Run(be.Name, func(b *testing.B) {
-			n := startBench(b, be.Open, b.N)
-			// Fill the outbox while the endpoint is disabled, then enable it.
+			n := startBenchEndpoints(b, be.Open, endpoints, b.N*endpoints)
+			// Fill the outbox while the endpoints are disabled, then enable them.
 			n.setStatus(b, webhook.StatusDisabled)
 			for i := 0; i < b.N; i += 500 {
 				err := n.st.InTx(context.Background(), func(q store.Queries) error {
@@ -114,8 +140,9 @@ func BenchmarkWebhookThroughput(b *testing.B) {
 			<-n.done
 			elapsed, cpu := time.Since(start), cpuTime()-cpu0
 			b.StopTimer()
-			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
-			b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/event")
+			deliveries := float64(b.N * endpoints)
+			b.ReportMetric(deliveries/elapsed.Seconds(), "events/s")
+			b.ReportMetric(float64(cpu.Microseconds())/deliveries, "cpu-µs/event")
 		})
 	}
 }
