@@ -229,19 +229,8 @@ func (h *Handler) addLogStream(w http.ResponseWriter, r *http.Request, s Session
 			http.Redirect(w, r, "/portal/log-streams?done=stream-added", http.StatusSeeOther)
 			return nil
 		}
-		e, ok := errs.As(err)
-		if !ok || e.Kind != errs.KindInvalid {
+		if err := markRefused(form.Errors, err); err != nil {
 			return err
-		}
-		for _, fe := range e.Fields {
-			name := strings.TrimPrefix(fe.Field, "config.")
-			if name == "headers" {
-				name = "header_name"
-			}
-			form.Errors[name] = strings.TrimSpace(form.Errors[name] + " " + fe.Message)
-		}
-		if len(e.Fields) == 0 {
-			form.Errors[""] = e.Message
 		}
 	}
 	return h.renderLogStreams(w, r, s, http.StatusUnprocessableEntity,
@@ -417,19 +406,8 @@ func (h *Handler) editLogStream(w http.ResponseWriter, r *http.Request, s Sessio
 			http.Redirect(w, r, "/portal/log-streams?done=stream-saved#"+id, http.StatusSeeOther)
 			return nil
 		}
-		e, ok := errs.As(err)
-		if !ok || e.Kind != errs.KindInvalid {
+		if err := markRefused(form.Errors, err); err != nil {
 			return err
-		}
-		for _, fe := range e.Fields {
-			name := strings.TrimPrefix(fe.Field, "config.")
-			if name == "headers" {
-				name = "header_name"
-			}
-			form.Errors[name] = strings.TrimSpace(form.Errors[name] + " " + fe.Message)
-		}
-		if len(e.Fields) == 0 {
-			form.Errors[""] = e.Message
 		}
 	}
 	return h.renderLogStreams(w, r, s, http.StatusUnprocessableEntity,
@@ -447,4 +425,24 @@ func target(cfg map[string]any) string {
 		}
 	}
 	return ""
+}
+
+// markRefused puts the fields a log stream service refused next to the
+// form's fields; any other error is returned as it is.
+func markRefused(formErrors map[string]string, err error) error {
+	e, ok := errs.As(err)
+	if !ok || e.Kind != errs.KindInvalid {
+		return err
+	}
+	for _, fe := range e.Fields {
+		name := strings.TrimPrefix(fe.Field, "config.")
+		if name == "headers" {
+			name = "header_name"
+		}
+		formErrors[name] = strings.TrimSpace(formErrors[name] + " " + fe.Message)
+	}
+	if len(e.Fields) == 0 {
+		formErrors[""] = e.Message
+	}
+	return nil
 }
