@@ -44,7 +44,9 @@ func (c *stmtCache) stmt(ctx context.Context, query string) *sql.Stmt {
 	if s != nil || n >= maxCachedStatements {
 		return s
 	}
-	s, err := c.db.PrepareContext(ctx, query)
+	// Prepared with plain ? placeholders where that binds the same way
+	// (see positional); the cache stays keyed by the query as written.
+	s, err := c.db.PrepareContext(ctx, positional(query))
 	if err != nil {
 		return nil
 	}
