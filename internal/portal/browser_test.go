@@ -98,12 +98,29 @@ type browser struct {
 	ctx  context.Context
 	dir  string
 	axed map[string]bool
+	// attached is set once a step has run on ctx's tab: from then on each
+	// step may run under a timeout (cancelling the first Run's context
+	// would close the tab).
+	attached bool
 }
+
+// stepTimeout bounds one browser step; it is far above what any step takes
+// even on a loaded machine, so it only turns a hang into a failure.
+const stepTimeout = 2 * time.Minute
 
 func (b *browser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
 	for i, s := range steps {
-		if _, err := chromedp.Run(b.ctx, s); err != nil {
+		// A step that can never succeed (an element that never shows)
+		// fails here with a screenshot rather than hanging the package.
+		ctx, cancel := b.ctx, context.CancelFunc(func() {})
+		if b.attached {
+			ctx, cancel = context.WithTimeout(b.ctx, stepTimeout)
+		}
+		_, err := chromedp.Run(ctx, s)
+		cancel()
+		b.attached = b.attached || err == nil
+		if err != nil {
 			if shot, serr := chromedp.Run(context.WithoutCancel(b.ctx), chromedp.FullScreenshot(90)); serr == nil {
 				os.WriteFile(filepath.Join(b.dir, "failure.png"), shot, 0o644)
 			}
