@@ -435,11 +435,20 @@ func markRefused(formErrors map[string]string, err error) error {
 		return err
 	}
 	for _, fe := range e.Fields {
-		name := strings.TrimPrefix(fe.Field, "config.")
+		setting := strings.TrimPrefix(fe.Field, "config.")
+		// The API's message names the setting (config.url); beside the
+		// form's field that name means nothing to an admin.
+		msg := fe.Message
+		if rest, ok := strings.CutPrefix(msg, fe.Field+": "); ok && rest != "" {
+			msg = strings.ToUpper(rest[:1]) + rest[1:]
+		} else if rest, ok := strings.CutPrefix(msg, fe.Field+" "); ok {
+			msg = "This " + rest
+		}
+		name := setting
 		if name == "headers" {
 			name = "header_name"
 		}
-		formErrors[name] = strings.TrimSpace(formErrors[name] + " " + fe.Message)
+		formErrors[name] = strings.TrimSpace(formErrors[name] + " " + msg)
 	}
 	if len(e.Fields) == 0 {
 		formErrors[""] = e.Message

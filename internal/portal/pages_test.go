@@ -103,7 +103,7 @@ func TestLogStreamForm(t *testing.T) {
 	if status != http.StatusUnprocessableEntity {
 		t.Fatalf("bad URL: %d, want 422", status)
 	}
-	for _, want := range []string{`class="field-error" id="ls-Splunk-url-err"`, "config.url", `<details open>`, `value="security"`, "was not added"} {
+	for _, want := range []string{`class="field-error" id="ls-Splunk-url-err"`, "is not an absolute http(s) URL", `<details open>`, `value="security"`, "was not added"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the refused form lacks %q", want)
 		}

@@ -565,7 +565,12 @@ func CertificatePEM(c *x509.Certificate) string {
 
 // Fingerprint is the lowercase hex SHA-256 of the certificate's DER.
 func Fingerprint(c *x509.Certificate) string {
-	sum := sha256.Sum256(c.Raw)
+	return fingerprintDER(c.Raw)
+}
+
+// fingerprintDER is the SHA-256 of a DER certificate, in hex.
+func fingerprintDER(der []byte) string {
+	sum := sha256.Sum256(der)
 	return hex.EncodeToString(sum[:])
 }
 

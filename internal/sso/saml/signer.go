@@ -2,10 +2,8 @@ package saml
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/hex"
 
 	"github.com/beevik/etree"
 	"github.com/crewjam/saml"
@@ -52,10 +50,7 @@ func (k *trustedKey) fingerprint() string {
 	if k == nil {
 		return ""
 	}
-	k.fpOnce.Do(func() {
-		sum := sha256.Sum256(k.raw)
-		k.fp = hex.EncodeToString(sum[:])
-	})
+	k.fpOnce.Do(func() { k.fp = fingerprintDER(k.raw) })
 	return k.fp
 }
 
