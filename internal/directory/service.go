@@ -62,6 +62,7 @@ type Service struct {
 	committer *committer
 	changes   map[string]uint64 // see Changes
 	tokens    tokenCache
+	tokenGen  uint64 // bumped by forgetTokens
 }
 
 func (s *Service) now() time.Time {
@@ -348,7 +349,7 @@ func (s *Service) Authenticate(ctx context.Context, dirID, secret string) (store
 	unauth := errs.Unauthorized("The bearer token is not valid for this directory.")
 	hash := [32]byte(secrets.Hash(secret))
 	now := s.now()
-	e, ok := s.cachedToken(hash, now)
+	e, gen, ok := s.cachedToken(hash, now)
 	if !ok {
 		t, d, err := s.Store.DirectoryByTokenHash(ctx, hash[:])
 		if errors.Is(err, store.ErrNotFound) {
@@ -371,7 +372,7 @@ func (s *Service) Authenticate(ctx context.Context, dirID, secret string) (store
 		e.tok.LastUsedAt = now
 	}
 	if !ok || e.tok.LastUsedAt == now {
-		s.cacheToken(hash, e)
+		s.cacheToken(hash, e, gen)
 	}
 	return e.dir, nil
 }

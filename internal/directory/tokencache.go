@@ -30,19 +30,27 @@ type cachedToken struct {
 	at  time.Time
 }
 
-func (s *Service) cachedToken(hash [32]byte, now time.Time) (cachedToken, bool) {
+// cachedToken returns the cached entry for hash, if still fresh, and the
+// cache's generation, to hand back to cacheToken.
+func (s *Service) cachedToken(hash [32]byte, now time.Time) (cachedToken, uint64, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.tokens[hash]
 	if !ok || now.Sub(e.at) > tokenCacheTTL || now.Before(e.at) {
-		return cachedToken{}, false
+		return cachedToken{}, s.tokenGen, false
 	}
-	return e, true
+	return e, s.tokenGen, true
 }
 
-func (s *Service) cacheToken(hash [32]byte, e cachedToken) {
+// cacheToken stores e unless tokens were forgotten since gen was read: a
+// token read from the database just before it was revoked must not be
+// cached after the revocation dropped the cache.
+func (s *Service) cacheToken(hash [32]byte, e cachedToken, gen uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if gen != s.tokenGen {
+		return
+	}
 	if s.tokens == nil || len(s.tokens) >= maxCachedTokens {
 		s.tokens = tokenCache{}
 	}
@@ -54,6 +62,7 @@ func (s *Service) cacheToken(hash [32]byte, e cachedToken) {
 func (s *Service) forgetTokens(dirID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.tokenGen++
 	for k, e := range s.tokens {
 		if e.dir.ID == dirID {
 			delete(s.tokens, k)
