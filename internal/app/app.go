@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/directory/google"
 	"github.com/gatehouse-dev/gatehouse/internal/directory/scim"
 	"github.com/gatehouse-dev/gatehouse/internal/events"
+	"github.com/gatehouse-dev/gatehouse/internal/groupcommit"
 	"github.com/gatehouse-dev/gatehouse/internal/id"
 	"github.com/gatehouse-dev/gatehouse/internal/job"
 	"github.com/gatehouse-dev/gatehouse/internal/logstream"
@@ -139,12 +140,15 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 		return nil, err
 	}
 	a.Orgs = &organization.Service{Store: st, Resolver: resolver, Log: log}
+	// Concurrent logins commit together (see groupcommit).
+	commit := groupcommit.New(st)
 	guard := netguard.Guard{AllowPrivate: cfg.AllowPrivateTargets}
 	outbound := guard.Client(15 * time.Second)
 	a.SSO = &sso.Service{
 		Store: st, Orgs: a.Orgs, Sealer: a.Sealer, BaseURL: cfg.BaseURL, ClientID: a.ClientID,
 		RedirectURIs: cfg.RedirectURIs, Guard: guard, HTTP: outbound, OIDC: &ssooidc.Client{HTTP: outbound},
 		MetadataRefresh: cfg.SSOMetadataRefresh, Recheck: &sso.RecheckLimiter{}, SPKeyCache: &sso.SPKeyCache{}, Certificates: &sso.CertificateCache{}, Log: log, SAML: &ssosaml.Validator{},
+		Commit: commit,
 	}
 	a.SSO.SAML.SetFastPath(cfg.SAMLFastPath)
 
@@ -207,7 +211,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 	r.Fallback()
 	a.handler = api.WithClientIP(cfg.TrustedProxies, api.Observe(log, api.NewMetrics(reg), mux))
 
-	a.workers = append(a.workers, a.Directories.RunCommitter, a.Delivery.Run)
+	a.workers = append(a.workers, commit.Run, a.Directories.RunCommitter, a.Delivery.Run)
 	jobs := job.NewRunner(log, reg)
 	for _, j := range []job.Job{
 		{Name: "domain_checks", Every: cfg.DomainCheckInterval, Run: func(ctx context.Context) error {

@@ -255,7 +255,7 @@ func (s *Service) Authorize(ctx context.Context, p AuthorizeParams) Outcome {
 			return back("server_error", f)
 		}
 	}
-	err = s.Store.InTx(ctx, func(q store.Queries) error {
+	err = s.loginTx(ctx, func(q store.Queries) error {
 		if err := q.CreateSSORequest(ctx, req); err != nil {
 			return fmt.Errorf("store sso request: %w", err)
 		}
@@ -321,7 +321,7 @@ func (s *Service) recordFailureTaking(ctx context.Context, conn store.Connection
 	}
 	// Record the failure even if the browser went away meanwhile.
 	ctx = context.WithoutCancel(ctx)
-	err := s.Store.InTx(ctx, func(q store.Queries) error {
+	err := s.loginTx(ctx, func(q store.Queries) error {
 		if takeID != "" {
 			if _, err := q.TakeSSORequest(ctx, takeID); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("take sso request: %w", err)
@@ -359,7 +359,7 @@ func (s *Service) succeed(ctx context.Context, conn store.Connection, req *store
 	code := secrets.Token(32)
 	grant := store.SSOGrant{Hash: secrets.Hash(code), ConnectionID: conn.ID, OrganizationID: conn.OrganizationID, Profile: body,
 		RedirectURI: redirect, CodeChallenge: challenge, CodeChallengeMethod: method, ExpiresAt: s.now().Add(CodeLifetime)}
-	err = s.Store.InTx(ctx, func(q store.Queries) error {
+	err = s.loginTx(ctx, func(q store.Queries) error {
 		// The login is taken here, with its code: of two answers to one
 		// login, the second finds it gone.
 		if req != nil && takeRequest {

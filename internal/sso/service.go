@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/events"
+	"github.com/gatehouse-dev/gatehouse/internal/groupcommit"
 	"github.com/gatehouse-dev/gatehouse/internal/id"
 	"github.com/gatehouse-dev/gatehouse/internal/netguard"
 	"github.com/gatehouse-dev/gatehouse/internal/organization"
@@ -90,6 +91,19 @@ type Service struct {
 	// Certificates keeps parsed IdP certificates; nil parses them per
 	// request.
 	Certificates *CertificateCache
+	// Commit groups the login's writes (authorize, ACS, callback, token)
+	// with other requests' into shared transactions; nil gives each its
+	// own.
+	Commit *groupcommit.Committer
+}
+
+// loginTx runs a login step's one write transaction, grouped with
+// concurrent requests' when a committer is set.
+func (s *Service) loginTx(ctx context.Context, fn func(q store.Queries) error) error {
+	if s.Commit != nil {
+		return s.Commit.InTx(ctx, fn)
+	}
+	return s.Store.InTx(ctx, fn)
 }
 
 func (s *Service) now() time.Time {

@@ -65,7 +65,7 @@ func (s *Service) Token(ctx context.Context, p TokenParams) (TokenResponse, erro
 	var prof Profile
 	var refusal *OAuthError
 	tok := secrets.Token(32)
-	err := s.Store.InTx(ctx, func(q store.Queries) error {
+	err := s.loginTx(ctx, func(q store.Queries) error {
 		refusal = nil
 		g, err := q.TakeSSOCode(ctx, secrets.Hash(p.Code))
 		switch {

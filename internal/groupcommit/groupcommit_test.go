@@ -1,0 +1,171 @@
+package groupcommit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/store/storetest"
+)
+
+// countingRunner counts the transactions run through it.
+type countingRunner struct {
+	TxRunner
+	mu  sync.Mutex
+	txs int
+}
+
+func (c *countingRunner) InTx(ctx context.Context, fn func(q store.Queries) error) error {
+	c.mu.Lock()
+	c.txs++
+	c.mu.Unlock()
+	return c.TxRunner.InTx(ctx, fn)
+}
+
+func consume(ctx context.Context, key string) func(q store.Queries) error {
+	return func(q store.Queries) error {
+		return q.ConsumeReplayKey(ctx, key, time.Now().Add(time.Hour))
+	}
+}
+
+func newOp(ctx context.Context, fn func(q store.Queries) error) *op {
+	return &op{ctx: ctx, fn: fn, done: make(chan struct{})}
+}
+
+// TestGroupGivesEachWriteItsOwnOutcome: one failing write in a group
+// (a replayed key, a caller that went away) fails alone; the others
+// commit, exactly once each.
+func TestGroupGivesEachWriteItsOwnOutcome(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			st := b.Open(t)
+			ctx := context.Background()
+			if err := st.ConsumeReplayKey(ctx, "taken", time.Now().Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			gone, cancel := context.WithCancel(ctx)
+			cancel()
+			run := &countingRunner{TxRunner: st}
+			c := New(run)
+			group := []*op{
+				newOp(ctx, consume(ctx, "a")),
+				newOp(ctx, consume(ctx, "taken")),
+				newOp(gone, consume(gone, "never")),
+				newOp(ctx, consume(ctx, "b")),
+			}
+			c.commitGroup(ctx, group)
+			for _, tc := range []struct {
+				name string
+				o    *op
+				want error
+			}{
+				{"first write", group[0], nil},
+				{"replayed key", group[1], store.ErrConflict},
+				{"caller gone", group[2], context.Canceled},
+				{"write after the failures", group[3], nil},
+			} {
+				if !errors.Is(tc.o.err, tc.want) || (tc.want == nil && tc.o.err != nil) {
+					t.Errorf("%s: err = %v, want %v", tc.name, tc.o.err, tc.want)
+				}
+				select {
+				case <-tc.o.done:
+				default:
+					t.Errorf("%s: not told it is done", tc.name)
+				}
+			}
+			// The committed writes are there once: consuming again conflicts.
+			for _, key := range []string{"a", "b"} {
+				if err := st.ConsumeReplayKey(ctx, key, time.Now().Add(time.Hour)); !errors.Is(err, store.ErrConflict) {
+					t.Errorf("key %s after the group: %v, want a conflict (it should be stored)", key, err)
+				}
+			}
+			if err := st.ConsumeReplayKey(ctx, "never", time.Now().Add(time.Hour)); err != nil {
+				t.Errorf("the gone caller's key was stored: %v", err)
+			}
+			// The shared transaction, then the three live writes alone.
+			if run.txs != 4 {
+				t.Errorf("transactions = %d, want 4 (the group, then each live write alone)", run.txs)
+			}
+		})
+	}
+}
+
+// TestGroupSharesOneTransaction: writes that all succeed commit in one.
+func TestGroupSharesOneTransaction(t *testing.T) {
+	st := storetest.OpenSQLite(t)
+	ctx := context.Background()
+	run := &countingRunner{TxRunner: st}
+	c := New(run)
+	var group []*op
+	for i := range 5 {
+		group = append(group, newOp(ctx, consume(ctx, fmt.Sprint("k", i))))
+	}
+	c.commitGroup(ctx, group)
+	for i, o := range group {
+		if o.err != nil {
+			t.Errorf("write %d: %v", i, o.err)
+		}
+	}
+	if run.txs != 1 {
+		t.Errorf("transactions = %d, want 1", run.txs)
+	}
+}
+
+// TestConcurrentWritesWhileRunning: many callers at once, some replaying
+// one key: exactly one of those wins, every other write commits, and
+// InTx works before Run starts and after it stops.
+func TestConcurrentWritesWhileRunning(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			st := b.Open(t)
+			c := New(st)
+			ctx := context.Background()
+			if err := c.InTx(ctx, consume(ctx, "before-run")); err != nil {
+				t.Fatalf("before Run: %v", err)
+			}
+			runCtx, stop := context.WithCancel(ctx)
+			ran := make(chan struct{})
+			go func() { c.Run(runCtx); close(ran) }()
+			const n = 64
+			var wg sync.WaitGroup
+			errs := make([]error, n)
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					key := fmt.Sprint("unique-", i)
+					if i%4 == 0 {
+						key = "contended"
+					}
+					errs[i] = c.InTx(ctx, consume(ctx, key))
+				}()
+			}
+			wg.Wait()
+			won, conflicts := 0, 0
+			for i, err := range errs {
+				switch {
+				case i%4 != 0 && err != nil:
+					t.Errorf("write %d: %v", i, err)
+				case i%4 == 0 && err == nil:
+					won++
+				case i%4 == 0 && errors.Is(err, store.ErrConflict):
+					conflicts++
+				case i%4 == 0:
+					t.Errorf("contended write %d: %v", i, err)
+				}
+			}
+			if won != 1 || conflicts != n/4-1 {
+				t.Errorf("contended key: %d won, %d conflicts; want 1 and %d", won, conflicts, n/4-1)
+			}
+			stop()
+			<-ran
+			if err := c.InTx(ctx, consume(ctx, "after-run")); err != nil {
+				t.Fatalf("after Run: %v", err)
+			}
+		})
+	}
+}
