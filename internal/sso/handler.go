@@ -381,7 +381,8 @@ const maxACSBody = 1 << 20
 
 func (h *Handler) acs(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxACSBody)
-	if err := r.ParseForm(); err != nil {
+	samlResponse, relayState, err := acsForm(r)
+	if err != nil {
 		var tooBig *http.MaxBytesError
 		f := failure.New(failure.MalformedResponse, err)
 		if errors.As(err, &tooBig) {
@@ -391,7 +392,7 @@ func (h *Handler) acs(w http.ResponseWriter, r *http.Request) {
 		writeErrorPage(w, r, http.StatusBadRequest, Outcome{ErrorCode: "invalid_request", Err: f})
 		return
 	}
-	o := h.Svc.ACS(r.Context(), r.PathValue("id"), r.PostForm.Get("SAMLResponse"), r.PostForm.Get("RelayState"), clientIP(r), r.UserAgent(), browser(r))
+	o := h.Svc.ACS(r.Context(), r.PathValue("id"), samlResponse, relayState, clientIP(r), r.UserAgent(), browser(r))
 	h.finish(w, r, o)
 }
 
