@@ -134,18 +134,19 @@ func (s *Service) ACS(ctx context.Context, connID, samlResponse, relayState, ip,
 			return s.samlFail(ctx, conn, nil, ip, ua, failure.New(failure.InternalError, err))
 		}
 	}
+	// Decoded once; a decoding error is reported below, after the checks
+	// that come first.
+	raw, decodeErr := ssosaml.DecodeResponse(samlResponse)
 	// A response to a login we started names it in InResponseTo even when
 	// the IdP drops RelayState: it is bound to the browser all the same.
-	if req == nil {
-		if raw, err := ssosaml.DecodeResponse(samlResponse); err == nil {
-			if id := ssosaml.InResponseTo(raw); id != "" && len(id) <= 80 {
-				r, err := s.Store.GetSSORequest(ctx, id)
-				switch {
-				case err == nil:
-					req = &r
-				case !errors.Is(err, store.ErrNotFound):
-					return s.samlFail(ctx, conn, nil, ip, ua, failure.New(failure.InternalError, err))
-				}
+	if req == nil && decodeErr == nil {
+		if id := ssosaml.InResponseTo(raw); id != "" && len(id) <= 80 {
+			r, err := s.Store.GetSSORequest(ctx, id)
+			switch {
+			case err == nil:
+				req = &r
+			case !errors.Is(err, store.ErrNotFound):
+				return s.samlFail(ctx, conn, nil, ip, ua, failure.New(failure.InternalError, err))
 			}
 		}
 	}
@@ -172,9 +173,8 @@ func (s *Service) ACS(ctx context.Context, connID, samlResponse, relayState, ip,
 		}
 		return s.samlFail(ctx, conn, nil, ip, ua, failure.Newf(code, ""))
 	}
-	raw, err := ssosaml.DecodeResponse(samlResponse)
-	if err != nil {
-		return s.samlFail(ctx, conn, req, ip, ua, asFailure(err))
+	if decodeErr != nil {
+		return s.samlFail(ctx, conn, req, ip, ua, asFailure(decodeErr))
 	}
 	sp, certs, err := s.samlProvider(ctx, s.Store, conn, req != nil)
 	if err != nil {
