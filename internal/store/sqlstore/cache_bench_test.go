@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,6 +29,39 @@ func BenchmarkSQLiteGetOrganization(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		if _, err := s.GetOrganization(ctx, o.ID); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSQLiteGetConnection reads a SAML connection whose config has
+// the size of a real one (IdP metadata with a certificate, two sealed SP
+// keys): every authorize and ACS reads its connection.
+func BenchmarkSQLiteGetConnection(b *testing.B) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "g.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now()
+	o := store.Organization{ID: id.New("org"), Name: "A", SSOPolicy: "optional", CreatedAt: now, UpdatedAt: now}
+	if err := s.CreateOrganization(ctx, o); err != nil {
+		b.Fatal(err)
+	}
+	blob := strings.Repeat("MIIDdzCCAl+gAwIBAgIEb", 200) // ≈ 4 KB, like a base64 certificate or sealed key
+	c := store.Connection{ID: id.New("conn"), OrganizationID: o.ID, Type: "OktaSAML", Name: "Okta", State: store.ConnectionActive,
+		Protocol: store.ProtocolSAML, CreatedAt: now, UpdatedAt: now, SAML: store.SAMLConfig{
+			IdPEntityID: "http://www.okta.com/exk1", IdPSSOURL: "https://example.okta.com/app/sso/saml",
+			IdPMetadataXML: "<md:EntityDescriptor>" + blob + "</md:EntityDescriptor>", AllowIdPInitiated: true,
+			SPKeys: []store.SPKey{{ID: "key_1", State: store.SPKeyActive, KeySealed: blob, CertificatePEM: blob}},
+		}}
+	if err := s.CreateConnection(ctx, c); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := s.GetConnection(ctx, c.ID); err != nil {
 			b.Fatal(err)
 		}
 	}
