@@ -30,12 +30,13 @@ type TxRunner interface {
 // back and every write runs again in a transaction of its own (see
 // commitGroup), so each caller learns exactly its own outcome, and only
 // after the commit. One group runs at a time per node, so groups of one
-// node never wait on each other's row locks; a group that deadlocks with
-// another node's transaction is run again by the store's InTx and, failing
-// that, write by write.
+// node never wait on each other's row locks; a group that loses a deadlock
+// to another node's transaction is run again write by write.
 //
 // A write may therefore run more than once (the store's InTx already
-// retries on conflicts): fn must not keep state from a rolled-back run.
+// retries on conflicts): fn must not keep state from a rolled-back run,
+// and must not itself call InTx on the same committer, which would wait
+// for its own group forever.
 type Committer struct {
 	st TxRunner
 
@@ -45,10 +46,27 @@ type Committer struct {
 }
 
 type op struct {
-	ctx  context.Context
-	fn   func(q store.Queries) error
-	err  error
-	done chan struct{}
+	ctx context.Context
+	fn  func(q store.Queries) error
+	err error
+	// panicked is what fn panicked with, raised again in the caller's
+	// goroutine (where the HTTP server's recovery answers 500) rather than
+	// on Run's, which would end the process.
+	panicked any
+	done     chan struct{}
+}
+
+// errPanicked rolls back the transaction of a write that panicked.
+var errPanicked = errors.New("groupcommit: write panicked")
+
+// run runs fn, turning a panic into errPanicked.
+func (o *op) run(q store.Queries) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			o.panicked, err = p, errPanicked
+		}
+	}()
+	return o.fn(q)
 }
 
 // New returns a committer over st. Until Run starts (and after it stops)
@@ -89,16 +107,18 @@ func (c *Committer) Run(ctx context.Context) {
 // errRetryAlone rolls a group back when one of its writes failed.
 var errRetryAlone = errors.New("groupcommit: a grouped write failed")
 
-// commitGroup runs the group in one transaction. If any write fails (a
-// duplicate, a replayed assertion, a caller that went away), the group is
-// rolled back and every write runs again in a transaction of its own.
-// Savepoints would avoid the retry but cost more on the common path:
-// SQLite journals every page a savepoint touches.
+// commitGroup runs the group in one transaction. A write whose caller went
+// away before it ran is left out. If any write fails (a duplicate, a
+// replayed assertion), the group is rolled back and every write runs again
+// in a transaction of its own. Savepoints would avoid the retry but cost
+// more on the common path: SQLite journals every page a savepoint touches.
+// A failed commit (store.ErrCommit) is not retried write by write: it may
+// have committed, and each caller gets the error as it would have alone.
 func (c *Committer) commitGroup(ctx context.Context, group []*op) {
 	if len(group) == 1 {
 		o := group[0]
 		if o.err = o.ctx.Err(); o.err == nil {
-			o.err = c.st.InTx(o.ctx, o.fn)
+			o.err = c.st.InTx(o.ctx, o.run)
 		}
 		close(o.done)
 		return
@@ -106,18 +126,28 @@ func (c *Committer) commitGroup(ctx context.Context, group []*op) {
 	err := c.st.InTx(ctx, func(q store.Queries) error {
 		for _, o := range group {
 			if o.err = o.ctx.Err(); o.err != nil {
-				return errRetryAlone
+				continue
 			}
-			if o.err = o.fn(q); o.err != nil {
+			if o.err = o.run(q); o.err != nil {
 				return errRetryAlone
 			}
 		}
 		return nil
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, store.ErrCommit):
 		for _, o := range group {
+			if o.err == nil {
+				o.err = err
+			}
+		}
+	case err != nil:
+		for _, o := range group {
+			if o.panicked != nil {
+				continue
+			}
 			if o.err = o.ctx.Err(); o.err == nil {
-				o.err = c.st.InTx(o.ctx, o.fn)
+				o.err = c.st.InTx(o.ctx, o.run)
 			}
 		}
 	}
@@ -143,5 +173,8 @@ func (c *Committer) InTx(ctx context.Context, fn func(q store.Queries) error) er
 		return ctx.Err()
 	}
 	<-o.done
+	if o.panicked != nil {
+		panic(o.panicked)
+	}
 	return o.err
 }

@@ -169,3 +169,96 @@ func TestConcurrentWritesWhileRunning(t *testing.T) {
 		})
 	}
 }
+
+// TestGoneCallerDoesNotUndoTheGroup: a write whose caller went away
+// before it ran is left out; the others still share one transaction.
+func TestGoneCallerDoesNotUndoTheGroup(t *testing.T) {
+	st := storetest.OpenSQLite(t)
+	ctx := context.Background()
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	run := &countingRunner{TxRunner: st}
+	group := []*op{newOp(ctx, consume(ctx, "a")), newOp(gone, consume(gone, "never")), newOp(ctx, consume(ctx, "b"))}
+	New(run).commitGroup(ctx, group)
+	if group[0].err != nil || group[2].err != nil || !errors.Is(group[1].err, context.Canceled) {
+		t.Fatalf("errors = %v, %v, %v; want nil, canceled, nil", group[0].err, group[1].err, group[2].err)
+	}
+	if run.txs != 1 {
+		t.Errorf("transactions = %d, want 1", run.txs)
+	}
+	if err := st.ConsumeReplayKey(ctx, "never", time.Now().Add(time.Hour)); err != nil {
+		t.Errorf("the gone caller's key was stored: %v", err)
+	}
+}
+
+// commitLost commits and then reports the commit as failed, as a
+// connection lost during COMMIT would.
+type commitLost struct{ TxRunner }
+
+func (c commitLost) InTx(ctx context.Context, fn func(q store.Queries) error) error {
+	if err := c.TxRunner.InTx(ctx, fn); err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: unexpected EOF", store.ErrCommit)
+}
+
+// TestFailedCommitIsNotRunAgain: after a commit whose outcome is unknown,
+// the writes are not run again one by one (they may have committed): each
+// caller gets the commit's error.
+func TestFailedCommitIsNotRunAgain(t *testing.T) {
+	st := storetest.OpenSQLite(t)
+	ctx := context.Background()
+	run := &countingRunner{TxRunner: commitLost{st}}
+	group := []*op{newOp(ctx, consume(ctx, "a")), newOp(ctx, consume(ctx, "b"))}
+	New(run).commitGroup(ctx, group)
+	for i, o := range group {
+		if !errors.Is(o.err, store.ErrCommit) {
+			t.Errorf("write %d: err = %v, want the commit's error", i, o.err)
+		}
+	}
+	if run.txs != 1 {
+		t.Errorf("transactions = %d, want 1 (no write run again)", run.txs)
+	}
+}
+
+// TestPanicReachesItsCaller: a write that panics while Run runs panics in
+// its caller's goroutine (where the HTTP server recovers), not in Run's,
+// and the writes grouped with it still commit.
+func TestPanicReachesItsCaller(t *testing.T) {
+	st := storetest.OpenSQLite(t)
+	ctx := context.Background()
+	c := New(st)
+	runCtx, stop := context.WithCancel(ctx)
+	ran := make(chan struct{})
+	go func() { c.Run(runCtx); close(ran) }()
+	defer func() { stop(); <-ran }()
+
+	var wg sync.WaitGroup
+	recovered := make(chan any, 1)
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i == 3 {
+				defer func() { recovered <- recover() }()
+				c.InTx(ctx, func(store.Queries) error { panic("boom") })
+				return
+			}
+			errs[i] = c.InTx(ctx, consume(ctx, fmt.Sprint("k", i)))
+		}()
+	}
+	wg.Wait()
+	if p := <-recovered; p != "boom" {
+		t.Errorf("caller recovered %v, want the write's panic", p)
+	}
+	for i, err := range errs {
+		if i != 3 && err != nil {
+			t.Errorf("write %d: %v", i, err)
+		}
+	}
+	// Run survived: it still commits.
+	if err := c.InTx(ctx, consume(ctx, "after")); err != nil {
+		t.Fatalf("after the panic: %v", err)
+	}
+}

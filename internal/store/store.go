@@ -21,6 +21,12 @@ var ErrNotFound = errors.New("store: not found")
 // ErrConflict is returned when a write breaks a uniqueness rule.
 var ErrConflict = errors.New("store: conflict")
 
+// ErrCommit marks an InTx error from the commit itself, after every
+// statement succeeded: whether the transaction committed may be unknown
+// (a connection lost during COMMIT), so its writes must not simply be run
+// again.
+var ErrCommit = errors.New("store: commit failed")
+
 // Store is the whole storage layer.
 type Store interface {
 	Queries

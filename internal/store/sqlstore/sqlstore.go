@@ -144,7 +144,7 @@ func (db *DB) inTxOnce(ctx context.Context, fn func(q store.Queries) error) (err
 		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return db.mapErr(fmt.Errorf("commit: %w", err))
+		return db.mapErr(fmt.Errorf("%w: %w", store.ErrCommit, err))
 	}
 	if q.appended && db.seq != nil {
 		db.seq.poke()
