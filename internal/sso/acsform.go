@@ -16,12 +16,17 @@ import (
 // was a third of the ACS's allocations.
 var acsBodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
+// maxFastPairs bounds the separators of a form the fast reader takes.
+const maxFastPairs = 16
+
 // errSlowPath sends a form the fast reader does not handle to ParseForm.
 var errSlowPath = errors.New("form needs the general parser")
 
 // acsForm returns the first SAMLResponse and RelayState of the ACS form
 // posted in r, with the same results and errors as r.ParseForm followed by
-// r.PostForm.Get. The usual form (urlencoded, plain keys, valid escapes) is
+// r.PostForm.Get. r.Body must be bounded (the ACS wraps it in
+// http.MaxBytesReader): the form is read whole, where ParseForm alone
+// would stop at 10 MB. The usual form (urlencoded, plain keys, valid escapes) is
 // read into a pooled buffer and only the two values are unescaped; any
 // other form goes through ParseForm on the bytes already read.
 func acsForm(r *http.Request) (samlResponse, relayState string, err error) {
@@ -66,6 +71,12 @@ func isURLEncoded(contentType string) bool {
 // unescaping, a ';' (which ParseForm refuses) and bad escapes return
 // errSlowPath, so ParseForm decides and words the error.
 func scanACSForm(body []byte) (samlResponse, relayState string, err error) {
+	// url.ParseQuery refuses a form of more than 10,000 pairs (or as set
+	// by GODEBUG=urlmaxqueryparams); an ACS form has two or three, so any
+	// form with more than a few goes to ParseForm, which decides.
+	if bytes.Count(body, []byte("&")) >= maxFastPairs {
+		return "", "", errSlowPath
+	}
 	var gotResponse, gotRelay bool
 	for len(body) > 0 {
 		pair := body

@@ -71,6 +71,8 @@ func TestACSFormMatchesParseForm(t *testing.T) {
 		{"query string", "/acs?RelayState=q", form, "SAMLResponse=x", 0},
 		{"bad query string", "/acs?a=%zz", form, "SAMLResponse=x", 0},
 		{"body over the limit", "/acs", form, "SAMLResponse=" + strings.Repeat("A", 200), 64},
+		{"more pairs than url.ParseQuery takes", "/acs", form, "SAMLResponse=QUJD&RelayState=r" + strings.Repeat("&", 10000), 0},
+		{"a few empty pairs", "/acs", form, "SAMLResponse=QUJD" + strings.Repeat("&", 15), 0},
 		{"non-ASCII bytes", "/acs", form, "SAMLResponse=%C3%A9\xff&RelayState=%00", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -66,7 +66,7 @@ func (s *Service) Token(ctx context.Context, p TokenParams) (TokenResponse, erro
 	var refusal *OAuthError
 	tok := secrets.Token(32)
 	err := s.loginTx(ctx, func(q store.Queries) error {
-		refusal = nil
+		refusal, prof = nil, Profile{}
 		g, err := q.TakeSSOCode(ctx, secrets.Hash(p.Code))
 		switch {
 		case errors.Is(err, store.ErrNotFound) || (err == nil && s.now().After(g.ExpiresAt)):
