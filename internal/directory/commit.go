@@ -73,8 +73,15 @@ var errRetryAlone = errors.New("directory: a grouped write failed")
 // every write runs again in a transaction of its own, so each caller gets
 // exactly its own outcome. Savepoints would avoid the retry but cost more
 // on the common path: SQLite journals every page a savepoint touches.
+//
+// Since any failure sends every write back to run alone, the shared
+// transaction lets the store defer plain writes and send them together
+// (store.WithDeferredWrites): on PostgreSQL a group of user creations is
+// then BEGIN, one pipelined batch and COMMIT instead of three round trips
+// per user. The writes run alone are never deferred, so each caller's error
+// is exactly its own.
 func (s *Service) commitGroup(ctx context.Context, group []*groupOp) {
-	err := s.Store.InTx(ctx, func(q store.Queries) error {
+	err := s.Store.InTx(store.WithDeferredWrites(ctx), func(q store.Queries) error {
 		for _, op := range group {
 			if op.err = op.ctx.Err(); op.err != nil {
 				return errRetryAlone

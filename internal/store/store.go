@@ -164,3 +164,25 @@ func EachPage[T any](list func(p Page) ([]T, PageInfo, error), fn func(T) error)
 		p.After = info.After
 	}
 }
+
+type deferredWritesKey struct{}
+
+// WithDeferredWrites marks ctx for InTx: the store may then hold back a
+// transaction's writes whose outcome fn does not read (plain inserts; not
+// a write that must report whether it touched a row, nor a query) and send
+// them together, in one round trip, before the next read or the commit. A
+// held-back write's error is then returned by a later call in the
+// transaction or by InTx itself, not by the call that made it, and the
+// transaction fails either way. Only for callers that treat every failure
+// of the transaction alike, such as a group commit that then runs each of
+// its writes alone. Stores without round trips to save (SQLite) ignore it.
+func WithDeferredWrites(ctx context.Context) context.Context {
+	return context.WithValue(ctx, deferredWritesKey{}, true)
+}
+
+// DeferredWrites reports whether ctx allows InTx to defer writes (see
+// WithDeferredWrites).
+func DeferredWrites(ctx context.Context) bool {
+	v, _ := ctx.Value(deferredWritesKey{}).(bool)
+	return v
+}

@@ -25,6 +25,10 @@ type Dialect interface {
 	// position (events.pos, its Seq). NULL leaves the numbering to the
 	// sequencer (see sequencer.go), which runs only where it is NULL.
 	eventPos() string
+	// pipelines reports whether a transaction's plain writes can be
+	// deferred and sent together (store.WithDeferredWrites): only where a
+	// statement is a network round trip.
+	pipelines() bool
 }
 
 // SQLite is the embedded backend's dialect.
@@ -61,6 +65,10 @@ func (SQLite) lockMigrations(context.Context, *sql.Conn) (func(), error) { retur
 // transactions are serialised (BEGIN IMMEDIATE), so the next number at
 // insert is the next number in commit order, and no sequencer is needed.
 func (SQLite) eventPos() string { return `(SELECT COALESCE(MAX(pos), 0) + 1 FROM events)` }
+
+// pipelines is false on SQLite: a statement is a function call, so there
+// is no round trip to save.
+func (SQLite) pipelines() bool { return false }
 
 // Postgres is the multi-node backend's dialect.
 type Postgres struct{}
@@ -103,3 +111,6 @@ func (Postgres) lockMigrations(ctx context.Context, c *sql.Conn) (func(), error)
 // reader that has moved past 8), so the sequencer numbers events only once
 // they have committed (see sequencer.go). Writers take no lock.
 func (Postgres) eventPos() string { return `NULL` }
+
+// pipelines is true: each statement is a round trip to the server.
+func (Postgres) pipelines() bool { return true }

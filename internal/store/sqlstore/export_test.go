@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"time"
 )
 
 // LockSequencer and NumberPending are the two statements of a sequencing
@@ -23,3 +24,7 @@ func NumberPending(ctx context.Context, tx *sql.Tx) (int64, error) {
 
 // SequencePending runs passes until nothing is left to number.
 func SequencePending(ctx context.Context, db *sql.DB) (int64, error) { return sequencePending(ctx, db) }
+
+// SetSequencerInterval changes the least time between passes of db's
+// sequencer; call it before db's first commit.
+func SetSequencerInterval(db *DB, d time.Duration) { db.seq.minInterval = d }

@@ -136,3 +136,49 @@ func checkNumbered(t *testing.T, s store.Store, want []string) {
 		t.Errorf("outbox\n got %v\nwant %v", got, wantSeq)
 	}
 }
+
+// TestSequencerSpacedPasses: with passes spaced (here by far more than
+// the commits are), a read made after a commit still waits for a pass
+// that numbers that commit's event, for every one of a stream of commits;
+// none is left to the poll or to the reader's give-up time.
+func TestSequencerSpacedPasses(t *testing.T) {
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, storetest.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	sqlstore.SetSequencerInterval(s, 150*time.Millisecond)
+	var last int64
+	for i := range 12 {
+		e := id.New("event")
+		if err := s.InTx(ctx, func(q store.Queries) error {
+			return q.AppendEvent(ctx, store.Event{ID: e, Name: "spaced", Data: []byte(`{}`), CreatedAt: time.Now()})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if i%3 == 0 {
+			// A reader that comes while a pass waits for its turn.
+			go s.ListEvents(ctx, store.EventFilter{}, 1, true)
+		}
+		// A reader left waiting for no pass gives up after settleWait
+		// (20 s) and would still find the event numbered by the poll,
+		// so the read gets a deadline of half that, which it must not
+		// reach (a hang guard, not a speed check: a pass is due in
+		// 150 ms).
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		evs, err := s.ListEvents(rctx, store.EventFilter{AfterSeq: last}, 10, false)
+		waited := rctx.Err()
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if waited != nil {
+			t.Fatalf("commit %d: the read waited for a pass that never came", i)
+		}
+		if len(evs) != 1 || evs[0].ID != e {
+			t.Fatalf("commit %d: read %d events after seq %d, want just %s", i, len(evs), last, e)
+		}
+		last = evs[0].Seq
+	}
+}

@@ -44,6 +44,9 @@ type queries struct {
 	seq *sequencer
 	// appended is set in a transaction that appended an event.
 	appended bool
+	// deferred, in a transaction run with store.WithDeferredWrites on
+	// PostgreSQL, collects the writes exec may send later (pipeline.go).
+	deferred *pipeline
 }
 
 var _ store.Store = (*DB)(nil)
@@ -121,7 +124,21 @@ func (db *DB) InTx(ctx context.Context, fn func(q store.Queries) error) (err err
 }
 
 func (db *DB) inTxOnce(ctx context.Context, fn func(q store.Queries) error) (err error) {
-	tx, err := db.writer.BeginTx(ctx, nil)
+	// Deferred writes (see pipeline.go) are sent on the transaction's
+	// connection, so the transaction is begun on one held for it.
+	var conn *sql.Conn
+	if store.DeferredWrites(ctx) && db.d.pipelines() {
+		if conn, err = db.writer.Conn(ctx); err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+		defer conn.Close()
+	}
+	var tx *sql.Tx
+	if conn != nil {
+		tx, err = conn.BeginTx(ctx, nil)
+	} else {
+		tx, err = db.writer.BeginTx(ctx, nil)
+	}
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -137,11 +154,27 @@ func (db *DB) inTxOnce(ctx context.Context, fn func(q store.Queries) error) (err
 		ex = cachedTx{tx: tx, c: db.wc, missed: &missed}
 		defer func() { db.wc.warm(context.WithoutCancel(ctx), missed) }()
 	}
+	var p *pipeline
+	if conn != nil {
+		p = &pipeline{conn: conn}
+		ex = flushing{inner: ex, p: p}
+	}
 	ex = textChecked{ex}
-	q := &queries{d: db.d, r: ex, w: ex, inTx: true, configs: db.configs}
+	q := &queries{d: db.d, r: ex, w: ex, inTx: true, configs: db.configs, deferred: p}
 	if err := fn(q); err != nil {
 		tx.Rollback()
+		if p != nil && p.err != nil {
+			// fn's error may be a consequence; the batch's is the cause
+			// (and tells InTx whether running again can help).
+			return q.mapErr(p.err)
+		}
 		return err
+	}
+	if p != nil {
+		if err := p.flush(ctx); err != nil {
+			tx.Rollback()
+			return q.mapErr(err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return db.mapErr(fmt.Errorf("%w: %w", store.ErrCommit, err))
@@ -174,6 +207,14 @@ func notFound(err error) error {
 // exec runs a write and reports store.ErrNotFound when it touched no row
 // and mustTouch is set.
 func (q *queries) exec(ctx context.Context, mustTouch bool, query string, args ...any) error {
+	if q.deferred != nil && !mustTouch {
+		// The same refusal textChecked gives, at once.
+		if !storable(args) {
+			return errInvalidText
+		}
+		q.deferred.add(query, args)
+		return nil
+	}
 	res, err := q.w.ExecContext(ctx, query, args...)
 	if err != nil {
 		return q.mapErr(err)

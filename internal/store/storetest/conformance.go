@@ -66,6 +66,8 @@ var storeTests = []suiteTest{
 	{"deadlock victims are retried", testDeadlockRetry},
 	{"ping, dialect and close", testHandle},
 	{"text with NUL or invalid UTF-8 is refused", testUnstorableText},
+	{"deferred writes are read back and committed in order", testDeferredWrites},
+	{"a failed deferred write fails the transaction", testDeferredWriteFails},
 }
 
 var ctx = context.Background()
@@ -290,6 +292,78 @@ func testCommit(t *testing.T, s store.Store) {
 	}
 	if evs, _ := s.ListEvents(ctx, store.EventFilter{}, 10, false); len(evs) != 1 {
 		t.Errorf("committed events: %d", len(evs))
+	}
+}
+
+// testDeferredWrites: with store.WithDeferredWrites a transaction's reads
+// and row-counting writes still see its earlier writes (a store that holds
+// writes back sends them first), and everything commits.
+func testDeferredWrites(t *testing.T, s store.Store) {
+	o := mkOrg(t, s, "A")
+	d := mkDirectory(t, s, o.ID, "D")
+	u := newUser(d, "alice@a.example")
+	u.Emails = []store.UserEmail{{Value: "alice@a.example", Type: "work", Primary: true}}
+	ev := id.New("event")
+	mustNil(t, s.InTx(store.WithDeferredWrites(ctx), func(q store.Queries) error {
+		if err := q.CreateDirectoryUser(ctx, u); err != nil {
+			return err
+		}
+		if err := q.AppendEvent(ctx, store.Event{ID: ev, Name: "dsync.user.created", Data: []byte(`{}`), CreatedAt: now()}); err != nil {
+			return err
+		}
+		// A write that must report whether it touched a row.
+		u.FirstName = "Alice"
+		if err := q.UpdateDirectoryUser(ctx, u); err != nil {
+			return fmt.Errorf("update the user created in this transaction: %w", err)
+		}
+		got, _, err := q.QueryDirectoryUsers(ctx, store.UserQuery{DirectoryID: d.ID, Count: 10})
+		if err != nil || len(got) != 1 || got[0].FirstName != "Alice" || len(got[0].Emails) != 1 {
+			return fmt.Errorf("read in the transaction: %v, %v", got, err)
+		}
+		return nil
+	}))
+	got, err := s.GetDirectoryUser(ctx, d.ID, u.ID, false)
+	mustNil(t, err)
+	if got.FirstName != "Alice" {
+		t.Errorf("committed user %+v", got)
+	}
+	if us, _, err := s.ListDirectoryUsers(ctx, store.DirectoryUserFilter{Email: "alice@a.example"}, store.Page{Limit: 10}); err != nil || len(us) != 1 {
+		t.Errorf("user by e-mail: %v, %v", us, err)
+	}
+	if _, err := s.GetEvent(ctx, ev); err != nil {
+		t.Errorf("committed event: %v", err)
+	}
+}
+
+// testDeferredWriteFails: a write that breaks a uniqueness rule under
+// store.WithDeferredWrites is reported by some later call or by InTx (a
+// store that held it back reports it late), and nothing of the
+// transaction stays.
+func testDeferredWriteFails(t *testing.T, s store.Store) {
+	o := mkOrg(t, s, "A")
+	d := mkDirectory(t, s, o.ID, "D")
+	mkUser(t, s, d, "taken@a.example")
+	first, dup := newUser(d, "new@a.example"), newUser(d, "Taken@A.example")
+	ev := id.New("event")
+	err := s.InTx(store.WithDeferredWrites(ctx), func(q store.Queries) error {
+		if err := q.CreateDirectoryUser(ctx, first); err != nil {
+			return err
+		}
+		if err := q.CreateDirectoryUser(ctx, dup); err != nil {
+			return err
+		}
+		if err := q.AppendEvent(ctx, store.Event{ID: ev, Name: "dsync.user.created", Data: []byte(`{}`), CreatedAt: now()}); err != nil {
+			return err
+		}
+		_, err := q.GetDirectoryUser(ctx, d.ID, first.ID, false)
+		return err
+	})
+	wantErr(t, "InTx", err, store.ErrConflict)
+	if _, err := s.GetDirectoryUser(ctx, d.ID, first.ID, false); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a user of the failed transaction exists: %v", err)
+	}
+	if _, err := s.GetEvent(ctx, ev); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("an event of the failed transaction exists: %v", err)
 	}
 }
 
