@@ -101,6 +101,12 @@ func run(o options) error {
 	}
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConns: o.concurrency * 2, MaxIdleConnsPerHost: o.concurrency * 2}, Timeout: time.Minute}
 	c := &client{hc: hc, base: o.target, key: o.apiKey}
+	// A server started just before this command may not listen yet. The
+	// "idle" memory figure below is of a node that has started, migrated its
+	// database, answered /healthz and served the three set-up requests.
+	if err := waitHealthy(hc, o.target, 30*time.Second); err != nil {
+		return err
+	}
 
 	var org struct{ ID string }
 	if err := c.api("POST", "/organizations", map[string]any{"name": "Bench"}, &org); err != nil {
@@ -278,6 +284,26 @@ func run(o options) error {
 	return nil
 }
 
+// waitHealthy polls base/healthz until it answers 200 or d has passed.
+func waitHealthy(hc *http.Client, base string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		res, err := hc.Get(base + "/healthz")
+		if err == nil {
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("status %d", res.StatusCode)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s/healthz: %w", base, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // meter reads a server process's CPU time and memory from /proc, so a run
 // against a separate `gatehouse serve` reports what the server spent apart
 // from the load generator.
@@ -311,7 +337,10 @@ func (m *meter) cpu() (time.Duration, error) {
 }
 
 // memory returns VmRSS and VmHWM (peak resident set) in kB, and the
-// resident set's parts (anonymous, file-backed, shared memory).
+// resident set's parts (anonymous, file-backed, shared memory) and its
+// proportional set size. The file-backed part is mostly the binary's own
+// pages, and how many of them a fault maps depends on how the page cache
+// holds the file (docs/benchmarks.md, Memory), so it is shown apart.
 func (m *meter) memory() (rss, hwm int64, parts string) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", m.pid))
 	if err != nil {
@@ -327,6 +356,14 @@ func (m *meter) memory() (rss, hwm int64, parts string) {
 		for _, p := range []string{"RssAnon", "RssFile", "RssShmem"} {
 			if _, err := fmt.Sscanf(line, p+": %d kB", &v); err == nil {
 				parts += fmt.Sprintf(" %s %.1f", strings.TrimPrefix(p, "Rss"), float64(v)/1000)
+			}
+		}
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", m.pid)); err == nil {
+		for line := range strings.Lines(string(b)) {
+			var v int64
+			if _, err := fmt.Sscanf(line, "Pss: %d kB", &v); err == nil {
+				parts += fmt.Sprintf(" PSS %.1f", float64(v)/1000)
 			}
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/workos/workos-go/v7"
 
@@ -298,7 +299,8 @@ func (d *demoApp) routes() http.Handler {
 // demoPage is the demo host app's one page. It is meant to read well on a
 // phone (390 px) as on a desktop: long IDs wrap inside the card, and the
 // buttons sit apart from each other and from links.
-var demoPage = template.Must(template.New("demo").Parse(`<!doctype html>
+var demoPage = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("demo").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{if .Error}}Sign-in failed · {{else if .Profile}}Signed in · {{end}}Demo app · Gatehouse</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="icon" href="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'%3E%3Crect width='32' height='32' rx='7' fill='%234f46e5'/%3E%3Cpath d='M10 23l6-14 6 14M12.5 18h7' fill='none' stroke='white' stroke-width='3' stroke-linecap='round' stroke-linejoin='round'/%3E%3C/svg%3E">
@@ -366,6 +368,7 @@ for your profile with the WorkOS Go SDK.</p>
 </div></main>
 </body></html>
 `))
+})
 
 type demoData struct {
 	Error, Description, Name, OrgID, JSON, IdPStart string
@@ -378,7 +381,7 @@ type demoData struct {
 func (d *demoApp) render(w http.ResponseWriter, status int, data demoData) {
 	data.IdPStart = d.idpStart
 	var buf bytes.Buffer
-	if err := demoPage.Execute(&buf, data); err != nil {
+	if err := demoPage().Execute(&buf, data); err != nil {
 		d.log.Error("demo page", "err", err)
 		http.Error(w, "The demo page could not be shown.", http.StatusInternalServerError)
 		return

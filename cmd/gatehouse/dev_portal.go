@@ -3,6 +3,7 @@ package main
 import (
 	"html/template"
 	"net/http"
+	"sync"
 
 	"github.com/workos/workos-go/v7"
 )
@@ -13,7 +14,8 @@ import (
 // key) each time the button is pressed, because a link works once and for
 // five minutes.
 
-var demoSettingsPage = template.Must(template.New("settings").Parse(`<!doctype html>
+var demoSettingsPage = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("settings").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Account settings · Demo app</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
@@ -43,11 +45,12 @@ window.addEventListener("message", function (ev) {
 </script>
 </body></html>
 `))
+})
 
 func (d *demoApp) settings(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	if err := demoSettingsPage.Execute(w, map[string]any{"Origin": d.base, "Done": r.URL.Query().Get("portal") == "done"}); err != nil {
+	if err := demoSettingsPage().Execute(w, map[string]any{"Origin": d.base, "Done": r.URL.Query().Get("portal") == "done"}); err != nil {
 		d.log.Error("demo settings page", "err", err)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -39,7 +38,22 @@ func APIKeyID(ctx context.Context) string {
 	return s
 }
 
-var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+// validRequestID reports whether a client's X-Request-ID may be echoed and
+// logged: 1 to 128 of A-Z, a-z, 0-9 and "._:-". (A loop rather than a
+// regexp: the bounded repetition compiled into a 118 KB program at start.)
+func validRequestID(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == ':', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // statusWriter records the status a handler wrote.
 type statusWriter struct {
@@ -92,7 +106,7 @@ func Observe(log *slog.Logger, m *Metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rid := r.Header.Get("X-Request-ID")
-		if !validRequestID.MatchString(rid) {
+		if !validRequestID(rid) {
 			b := make([]byte, 12)
 			rand.Read(b)
 			rid = "req_" + hex.EncodeToString(b)

@@ -215,6 +215,8 @@ func testValidation(t *testing.T, s *apptest.Server, org string) {
 		{"header with a newline", `{"organization_id":"ORG","type":"GenericHttps","config":{"url":"https://c.example.com","headers":{"X-A":"a\nb"}}}`, 422, "config.headers", "invalid_header"},
 		{"unknown Datadog site", `{"organization_id":"ORG","type":"Datadog","config":{"api_key":"k","site":"datadog.example"}}`, 422, "config.site", "invalid"},
 		{"bad S3 bucket", `{"organization_id":"ORG","type":"S3","config":{"bucket":"Bad_Bucket","access_key_id":"a","secret_access_key":"s"}}`, 422, "config.bucket", "invalid"},
+		{"bad S3 region", `{"organization_id":"ORG","type":"S3","config":{"bucket":"b-1","region":"EU West 1","access_key_id":"a","secret_access_key":"s"}}`, 422, "config.region", "invalid"},
+		{"bad GCS bucket", `{"organization_id":"ORG","type":"GoogleCloudStorage","config":{"bucket":"-b","endpoint":"http://127.0.0.1:4443"}}`, 422, "config.bucket", "invalid"},
 		{"GCS without credentials or endpoint", `{"organization_id":"ORG","type":"GoogleCloudStorage","config":{"bucket":"b-1"}}`, 422, "config.credentials_json", "required"},
 		{"GCS credentials not a key file", `{"organization_id":"ORG","type":"GoogleCloudStorage","config":{"bucket":"b-1","credentials_json":{"type":"authorized_user"}}}`, 422, "config.credentials_json", "invalid"},
 		{"config not an object", `{"organization_id":"ORG","type":"Datadog","config":"x"}`, 422, "config", "invalid_type"},

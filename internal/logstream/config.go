@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"golang.org/x/net/http/httpguts"
 
@@ -116,10 +117,15 @@ func decodeValue(f field, raw json.RawMessage) (any, *errs.FieldError) {
 var reservedHeaders = []string{"Content-Type", "Content-Length", "Content-Encoding", "Transfer-Encoding", "Host",
 	"Connection", "User-Agent", "Gatehouse-Signature", "Te", "Trailer", "Upgrade"}
 
+// The name patterns are compiled on first use: their bounded repetitions
+// make large programs (about 200 KB of heap together), which a node that
+// never configures a bucket need not hold.
 var (
-	s3Bucket  = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
-	gcsBucket = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$`)
-	region    = regexp.MustCompile(`^[a-z]{2}(-[a-z0-9]+)+-[0-9]+$|^[a-z0-9-]{2,32}$`)
+	s3Bucket  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`) })
+	gcsBucket = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$`) })
+	region    = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[a-z]{2}(-[a-z0-9]+)+-[0-9]+$|^[a-z0-9-]{2,32}$`)
+	})
 )
 
 // validate checks a complete configuration of typ. URLs must be https
@@ -176,14 +182,14 @@ func validate(typ string, v values, g netguard.Guard) []errs.FieldError {
 			add("site", "invalid", fmt.Sprintf("config.site must be one of %s.", strings.Join(datadog.Sites, ", ")))
 		}
 	case TypeS3:
-		if b := v.str("bucket"); b != "" && !s3Bucket.MatchString(b) {
+		if b := v.str("bucket"); b != "" && !s3Bucket().MatchString(b) {
 			add("bucket", "invalid", "config.bucket must be an S3 bucket name: 3–63 lowercase letters, digits, dots and hyphens.")
 		}
-		if r := v.str("region"); r != "" && !region.MatchString(r) {
+		if r := v.str("region"); r != "" && !region().MatchString(r) {
 			add("region", "invalid", "config.region must be a region name such as eu-west-1.")
 		}
 	case TypeGCS:
-		if b := v.str("bucket"); b != "" && !gcsBucket.MatchString(b) {
+		if b := v.str("bucket"); b != "" && !gcsBucket().MatchString(b) {
 			add("bucket", "invalid", "config.bucket must be a Cloud Storage bucket name: lowercase letters, digits, dots, hyphens and underscores.")
 		}
 		switch cj := v.str("credentials_json"); {

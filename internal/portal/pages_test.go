@@ -3,8 +3,10 @@ package portal_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"strings"
@@ -164,5 +166,48 @@ func TestLogStreamInError(t *testing.T) {
 	_, body = c.get("/portal/log-streams")
 	if !strings.Contains(body, `pill-ok">Active`) || !strings.Contains(body, "4 Mar 2026, 06:06 UTC") {
 		t.Errorf("after a delivery the stream is not active with its last delivery:\n%.3000s", body)
+	}
+}
+
+// TestFirstRendersAtOnce: the page templates are parsed on the first
+// render, so on a fresh node the first pages are rendered by requests that
+// arrive together; each must get the whole page (run with -race).
+func TestFirstRendersAtOnce(t *testing.T) {
+	s := apptest.Start(t, "sqlite")
+	org := newOrg(t, s, "Acme")
+	const n = 8
+	links := make([]string, n)
+	for i := range links {
+		link, err := s.Portal.GenerateLink(context.Background(), portal.LinkInput{Organization: org.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		links[i] = link
+	}
+	errc := make(chan error, n)
+	for _, link := range links {
+		go func() {
+			jar, err := cookiejar.New(nil)
+			if err != nil {
+				errc <- err
+				return
+			}
+			res, err := (&http.Client{Jar: jar}).Get(link)
+			if err != nil {
+				errc <- err
+				return
+			}
+			defer res.Body.Close()
+			b, err := io.ReadAll(res.Body)
+			if err == nil && (res.StatusCode != http.StatusOK || !strings.Contains(string(b), "Recent sign-in activity")) {
+				err = fmt.Errorf("%s: %d, want the home page:\n%s", res.Request.URL, res.StatusCode, b)
+			}
+			errc <- err
+		}()
+	}
+	for range n {
+		if err := <-errc; err != nil {
+			t.Error(err)
+		}
 	}
 }

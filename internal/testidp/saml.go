@@ -171,7 +171,7 @@ func NewSAML(opts SAMLOptions) (*SAMLIdP, error) {
 		ServiceProviderProvider: spProvider{s},
 		SessionProvider:         sessionProvider{s},
 		AssertionMaker:          assertionMaker{s},
-		ResponseFormTemplate:    pages.Lookup("post"),
+		ResponseFormTemplate:    pages().Lookup("post"),
 		OnError:                 s.onError,
 		NameIDFormats:           []saml.NameIDFormat{saml.EmailAddressNameIDFormat, saml.PersistentNameIDFormat},
 		ValidDuration:           &validity,

@@ -7,14 +7,18 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 )
 
 //go:embed ui.gohtml
 var uiSource string
 
-// pages holds the HTML templates. It is parsed once at start-up: the
+// pages holds the HTML templates, parsed on first use (only `gatehouse dev`
+// and tests run the test IdP; `serve` links it but should not hold it). The
 // templates are constant, so a parse error is a programming error.
-var pages = template.Must(template.New("ui").Funcs(template.FuncMap{"join": strings.Join}).Parse(uiSource))
+var pages = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("ui").Funcs(template.FuncMap{"join": strings.Join}).Parse(uiSource))
+})
 
 // pageCSP allows the inline stylesheet and the data: favicon, nothing
 // else: no script and no framing (so the login form cannot be clickjacked). It sets no
@@ -45,7 +49,7 @@ type errorPage struct {
 // half-written page.
 func render(w http.ResponseWriter, log *slog.Logger, status int, name string, data any) {
 	var buf bytes.Buffer
-	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
+	if err := pages().ExecuteTemplate(&buf, name, data); err != nil {
 		log.Error("testidp: render page", "page", name, "err", err)
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 		return
