@@ -141,8 +141,9 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 		return nil, err
 	}
 	a.Orgs = &organization.Service{Store: st, Resolver: resolver, Log: log}
-	// Concurrent logins commit together (see groupcommit).
-	commit := groupcommit.New(st)
+	// Concurrent logins commit together, and so do concurrent SCIM writes,
+	// each with a committer of its own (see groupcommit).
+	commit, dirCommit := groupcommit.New(st), groupcommit.New(st)
 	guard := netguard.Guard{AllowPrivate: cfg.AllowPrivateTargets}
 	outbound := guard.Client(15 * time.Second)
 	a.SSO = &sso.Service{
@@ -164,7 +165,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 	(&apikey.Handler{Svc: a.APIKeys}).Routes(r)
 	(&organization.Handler{Svc: a.Orgs}).Routes(r)
 	(&events.Handler{Store: st}).Routes(r)
-	a.Directories = &directory.Service{Store: st, Sealer: a.Sealer, BaseURL: cfg.BaseURL, Log: log}
+	a.Directories = &directory.Service{Store: st, Sealer: a.Sealer, BaseURL: cfg.BaseURL, Log: log, Commit: dirCommit}
 	a.Orgs.OnDelete = append(a.Orgs.OnDelete, a.SSO.DeleteForOrganization, a.Directories.DeleteForOrganization)
 	a.SCIMLog = &scim.RequestLog{Store: st, Log: log}
 	gsync := &google.Syncer{Svc: a.Directories, BaseURL: cfg.GoogleAPIBaseURL, Guard: guard, Log: log, Interval: cfg.DirectorySyncInterval}
@@ -212,7 +213,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st store.St
 	r.Fallback()
 	a.handler = api.WithClientIP(cfg.TrustedProxies, api.Observe(log, api.NewMetrics(reg), mux))
 
-	a.workers = append(a.workers, commit.Run, a.Directories.RunCommitter, a.Delivery.Run)
+	a.workers = append(a.workers, commit.Run, dirCommit.Run, a.Delivery.Run)
 	jobs := job.NewRunner(log, reg)
 	for _, j := range []job.Job{
 		{Name: "domain_checks", Every: cfg.DomainCheckInterval, Run: func(ctx context.Context) error {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/events"
+	"github.com/gatehouse-dev/gatehouse/internal/groupcommit"
 	"github.com/gatehouse-dev/gatehouse/internal/id"
 	"github.com/gatehouse-dev/gatehouse/internal/secrets"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -58,11 +59,14 @@ type Service struct {
 	Log     *slog.Logger
 	Now     func() time.Time
 
-	mu        sync.Mutex // guards committer, changes and tokens
-	committer *committer
-	changes   map[string]uint64 // see Changes
-	tokens    tokenCache
-	tokenGen  uint64 // bumped by forgetTokens
+	// Commit groups concurrent SCIM writes into shared transactions; nil
+	// gives each its own.
+	Commit *groupcommit.Committer
+
+	mu       sync.Mutex        // guards changes and tokens
+	changes  map[string]uint64 // see Changes
+	tokens   tokenCache
+	tokenGen uint64 // bumped by forgetTokens
 }
 
 func (s *Service) now() time.Time {

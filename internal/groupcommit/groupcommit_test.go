@@ -262,3 +262,36 @@ func TestPanicReachesItsCaller(t *testing.T) {
 		t.Fatalf("after the panic: %v", err)
 	}
 }
+
+// TestHeldBackWriteFailsOnlyItsCaller: in a group, the store may hold a
+// plain insert back and send it with the commit (PostgreSQL); a duplicate
+// then fails the group at that point, and the write-by-write rerun still
+// gives the error to its caller alone.
+func TestHeldBackWriteFailsOnlyItsCaller(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			st := b.Open(t)
+			ctx := context.Background()
+			org := func(id string) store.Organization {
+				now := time.Now()
+				return store.Organization{ID: id, Name: id, SSOPolicy: "optional", CreatedAt: now, UpdatedAt: now}
+			}
+			if err := st.CreateOrganization(ctx, org("org_taken")); err != nil {
+				t.Fatal(err)
+			}
+			create := func(id string) func(q store.Queries) error {
+				return func(q store.Queries) error { return q.CreateOrganization(ctx, org(id)) }
+			}
+			group := []*op{newOp(ctx, create("org_a")), newOp(ctx, create("org_taken")), newOp(ctx, create("org_b"))}
+			New(st).commitGroup(ctx, group)
+			if group[0].err != nil || !errors.Is(group[1].err, store.ErrConflict) || group[2].err != nil {
+				t.Fatalf("errors = %v, %v, %v; want nil, a conflict, nil", group[0].err, group[1].err, group[2].err)
+			}
+			for _, id := range []string{"org_a", "org_b"} {
+				if _, err := st.GetOrganization(ctx, id); err != nil {
+					t.Errorf("%s: %v", id, err)
+				}
+			}
+		})
+	}
+}
