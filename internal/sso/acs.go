@@ -124,15 +124,9 @@ func (s *Service) ACS(ctx context.Context, connID, samlResponse, relayState, ip,
 	// IdP's own (IdP-initiated); it is then ignored. The login is only read
 	// here: it is taken (so used once) in the one transaction that ends it,
 	// with the code or with the failure (succeed, samlFail).
-	var req *store.SSORequest
-	if relayState != "" && len(relayState) <= 80 {
-		r, err := s.Store.GetSSORequest(ctx, relayState)
-		switch {
-		case err == nil:
-			req = &r
-		case !errors.Is(err, store.ErrNotFound):
-			return s.samlFail(ctx, conn, nil, ip, ua, failure.New(failure.InternalError, err))
-		}
+	req, err := s.findLogin(ctx, relayState)
+	if err != nil {
+		return s.samlFail(ctx, conn, nil, ip, ua, failure.New(failure.InternalError, err))
 	}
 	// Decoded once; a decoding error is reported below, after the checks
 	// that come first.
@@ -140,14 +134,8 @@ func (s *Service) ACS(ctx context.Context, connID, samlResponse, relayState, ip,
 	// A response to a login we started names it in InResponseTo even when
 	// the IdP drops RelayState: it is bound to the browser all the same.
 	if req == nil && decodeErr == nil {
-		if id := ssosaml.InResponseTo(raw); id != "" && len(id) <= 80 {
-			r, err := s.Store.GetSSORequest(ctx, id)
-			switch {
-			case err == nil:
-				req = &r
-			case !errors.Is(err, store.ErrNotFound):
-				return s.samlFail(ctx, conn, nil, ip, ua, failure.New(failure.InternalError, err))
-			}
+		if req, err = s.findLogin(ctx, ssosaml.InResponseTo(raw)); err != nil {
+			return s.samlFail(ctx, conn, nil, ip, ua, failure.New(failure.InternalError, err))
 		}
 	}
 	if req != nil {
@@ -210,6 +198,23 @@ func (s *Service) ACS(ctx context.Context, connID, samlResponse, relayState, ip,
 		return s.samlFail(ctx, conn, req, ip, ua, failure.New(failure.InternalError, errors.New("assertion ID not recorded")))
 	}
 	return s.succeed(ctx, conn, req, true, prof, ip, ua, rc.keys, s.staleVerification(certs, signer))
+}
+
+// findLogin reads the login request id names, or nil when id is empty,
+// too long to be ours, or unknown.
+func (s *Service) findLogin(ctx context.Context, id string) (*store.SSORequest, error) {
+	if id == "" || len(id) > 80 {
+		return nil, nil
+	}
+	r, err := s.Store.GetSSORequest(ctx, id)
+	switch {
+	case err == nil:
+		return &r, nil
+	case errors.Is(err, store.ErrNotFound):
+		return nil, nil
+	default:
+		return nil, err
+	}
 }
 
 // certVerifiedEvery is how stale a certificate's LastVerifiedAt may get:

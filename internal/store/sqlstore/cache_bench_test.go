@@ -12,20 +12,27 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/store/sqlite"
 )
 
+// benchStore opens a SQLite store in b's temp dir with one organization.
+func benchStore(b *testing.B) (store.Store, store.Organization) {
+	b.Helper()
+	s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "g.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	now := time.Now()
+	o := store.Organization{ID: id.New("org"), Name: "A", SSOPolicy: "optional", CreatedAt: now, UpdatedAt: now}
+	if err := s.CreateOrganization(context.Background(), o); err != nil {
+		b.Fatal(err)
+	}
+	return s, o
+}
+
 // BenchmarkSQLiteGetOrganization measures a primary-key read through the
 // store, the shape of most hot-path reads.
 func BenchmarkSQLiteGetOrganization(b *testing.B) {
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "g.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	now := time.Now()
-	o := store.Organization{ID: id.New("org"), Name: "A", SSOPolicy: "optional", CreatedAt: now, UpdatedAt: now}
-	if err := s.CreateOrganization(ctx, o); err != nil {
-		b.Fatal(err)
-	}
+	s, o := benchStore(b)
 	b.ResetTimer()
 	for b.Loop() {
 		if _, err := s.GetOrganization(ctx, o.ID); err != nil {
@@ -39,16 +46,8 @@ func BenchmarkSQLiteGetOrganization(b *testing.B) {
 // keys): every authorize and ACS reads its connection.
 func BenchmarkSQLiteGetConnection(b *testing.B) {
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "g.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s, o := benchStore(b)
 	now := time.Now()
-	o := store.Organization{ID: id.New("org"), Name: "A", SSOPolicy: "optional", CreatedAt: now, UpdatedAt: now}
-	if err := s.CreateOrganization(ctx, o); err != nil {
-		b.Fatal(err)
-	}
 	blob := strings.Repeat("MIIDdzCCAl+gAwIBAgIEb", 200) // ≈ 4 KB, like a base64 certificate or sealed key
 	c := store.Connection{ID: id.New("conn"), OrganizationID: o.ID, Type: "OktaSAML", Name: "Okta", State: store.ConnectionActive,
 		Protocol: store.ProtocolSAML, CreatedAt: now, UpdatedAt: now, SAML: store.SAMLConfig{
