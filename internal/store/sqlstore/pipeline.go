@@ -43,11 +43,23 @@ func (p *pipeline) flush(ctx context.Context) error {
 	}
 	b := p.batch
 	p.batch = pgx.Batch{}
-	err := p.conn.Raw(func(dc any) error {
+	// A panic must not leave Raw: it would hand driver.ErrBadConn to the
+	// *sql.Conn, whose Close then waits for the open *sql.Tx forever. For
+	// the same reason the callback must never return an error wrapping
+	// driver.ErrBadConn (pgx's own errors do not).
+	var panicked any
+	err := p.conn.Raw(func(dc any) (err error) {
 		c, ok := dc.(*stdlib.Conn)
 		if !ok {
 			return fmt.Errorf("deferred writes need pgx's database/sql driver, not %T", dc)
 		}
+		defer func() {
+			if r := recover(); r != nil {
+				panicked = r
+				c.Close() // cut off mid-batch: the pool discards it
+				err = fmt.Errorf("panic while sending: %v", r)
+			}
+		}()
 		br := c.Conn().SendBatch(ctx, &b)
 		for range b.Len() {
 			if _, err := br.Exec(); err != nil {
@@ -59,6 +71,9 @@ func (p *pipeline) flush(ctx context.Context) error {
 	})
 	if err != nil {
 		p.err = fmt.Errorf("deferred writes: %w", err)
+	}
+	if panicked != nil {
+		panic(panicked)
 	}
 	return p.err
 }
