@@ -18,6 +18,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"sort"
@@ -127,13 +128,16 @@ func (s *Sink) objectURL(key string) (*url.URL, error) {
 	base := s.cfg.Endpoint
 	if base == "" {
 		base = "https://s3." + s.cfg.Region + ".amazonaws.com"
+		if strings.HasPrefix(s.cfg.Region, "cn-") {
+			base += ".cn" // the aws-cn partition
+		}
 	}
 	u, err := url.Parse(base)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return nil, fmt.Errorf("s3 endpoint %q is not an http(s) URL", base)
 	}
 	prefix := strings.TrimSuffix(u.Path, "/")
-	if s.cfg.ForcePathStyle || strings.Contains(s.cfg.Bucket, ".") {
+	if s.cfg.ForcePathStyle || strings.Contains(s.cfg.Bucket, ".") || net.ParseIP(u.Hostname()) != nil {
 		prefix += "/" + s.cfg.Bucket
 	} else {
 		u.Host = s.cfg.Bucket + "." + u.Host

@@ -52,6 +52,10 @@ func TestPutObjectSignedAsTheSDKSigns(t *testing.T) {
 			"sp ace/ü+=&~.ndjson", "http://minio.internal:9000/siem/sp%20ace/%C3%BC%2B%3D%26~.ndjson"},
 		{"custom endpoint with a path, virtual-hosted", Config{Bucket: "siem", Region: "eu-central-1", Endpoint: "https://store.example/base/"},
 			"k.ndjson", "https://siem.store.example/base/k.ndjson"},
+		{"AWS China region", Config{Bucket: "siem-logs", Region: "cn-north-1"},
+			"a.ndjson", "https://siem-logs.s3.cn-north-1.amazonaws.com.cn/a.ndjson"},
+		{"endpoint given as an IP address goes path style", Config{Bucket: "siem", Region: "auto", Endpoint: "http://10.0.0.5:9000"},
+			"a.ndjson", "http://10.0.0.5:9000/siem/a.ndjson"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.cfg.AccessKeyID, tc.cfg.SecretAccessKey = "AKIAGATEHOUSETEST", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
