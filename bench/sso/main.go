@@ -44,9 +44,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/cputime"
 	"github.com/gatehouse-dev/gatehouse/internal/testidp"
 )
 
@@ -136,7 +136,7 @@ func rsaVerifyRate(d time.Duration) float64 {
 		panic(err)
 	}
 	n := 0
-	start, cpu0 := time.Now(), processCPU()
+	start, cpu0 := time.Now(), cputime.Process()
 	for time.Since(start) < d {
 		for range 50 {
 			if rsa.VerifyPKCS1v15(&key.PublicKey, crypto.SHA256, sum[:], sig) != nil {
@@ -145,16 +145,7 @@ func rsaVerifyRate(d time.Duration) float64 {
 		}
 		n += 50
 	}
-	return float64(n) / (processCPU() - cpu0).Seconds()
-}
-
-// processCPU is the CPU time this process has used (user + system).
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		panic(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return float64(n) / (cputime.Process() - cpu0).Seconds()
 }
 
 // binary returns the gatehouse binary to start, building it if needed.

@@ -11,10 +11,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/cputime"
 	"github.com/gatehouse-dev/gatehouse/internal/delivery"
 	"github.com/gatehouse-dev/gatehouse/internal/events"
 	"github.com/gatehouse-dev/gatehouse/internal/logstream"
@@ -168,10 +168,10 @@ func BenchmarkLogStreamDrain(b *testing.B) {
 					}
 				}
 				b.ResetTimer()
-				start, cpu0 := time.Now(), cpuTime()
+				start, cpu0 := time.Now(), cputime.Process()
 				setState(store.LogStreamActive)
 				<-dst.done
-				elapsed, cpu := time.Since(start), cpuTime()-cpu0
+				elapsed, cpu := time.Since(start), cputime.Process()-cpu0
 				b.StopTimer()
 				if dst.bad != "" {
 					b.Fatalf("records out of order: %s", dst.bad)
@@ -181,12 +181,6 @@ func BenchmarkLogStreamDrain(b *testing.B) {
 			})
 		}
 	}
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 var benchLog = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))

@@ -12,10 +12,10 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/cputime"
 	"github.com/gatehouse-dev/gatehouse/internal/delivery"
 	"github.com/gatehouse-dev/gatehouse/internal/events"
 	"github.com/gatehouse-dev/gatehouse/internal/netguard"
@@ -93,12 +93,6 @@ func (n *benchNode) setStatus(b *testing.B, status string) {
 	}
 }
 
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // BenchmarkWebhookThroughput: b.N events already in the outbox, delivered
 // to one webhook endpoint (an httptest server in the same process) — the
 // engine's drain rate, one signed POST per event, cursor advanced per
@@ -135,10 +129,10 @@ func benchDrain(b *testing.B, endpoints int) {
 				}
 			}
 			b.ResetTimer()
-			start, cpu0 := time.Now(), cpuTime()
+			start, cpu0 := time.Now(), cputime.Process()
 			n.setStatus(b, webhook.StatusEnabled)
 			<-n.done
-			elapsed, cpu := time.Since(start), cpuTime()-cpu0
+			elapsed, cpu := time.Since(start), cputime.Process()-cpu0
 			b.StopTimer()
 			deliveries := float64(b.N * endpoints)
 			b.ReportMetric(deliveries/elapsed.Seconds(), "events/s")
@@ -155,7 +149,7 @@ func BenchmarkWebhookLatency(b *testing.B) {
 		b.Run(be.Name, func(b *testing.B) {
 			n := startBench(b, be.Open, b.N)
 			b.ResetTimer()
-			start, cpu0 := time.Now(), cpuTime()
+			start, cpu0 := time.Now(), cputime.Process()
 			// A pacer hands out event i at start+i ms; several appenders
 			// (as several requests would) write them, so the rate holds at
 			// 1,000/s even where one append transaction takes longer than 1 ms.
@@ -183,7 +177,7 @@ func BenchmarkWebhookLatency(b *testing.B) {
 			wg.Wait()
 			appended := time.Since(start)
 			<-n.done
-			cpu := cpuTime() - cpu0
+			cpu := cputime.Process() - cpu0
 			b.StopTimer()
 			n.mu.Lock()
 			slices.Sort(n.lat)

@@ -15,6 +15,7 @@ import (
 
 	crewjam "github.com/crewjam/saml"
 
+	"github.com/gatehouse-dev/gatehouse/internal/cputime"
 	"github.com/gatehouse-dev/gatehouse/internal/sso/failure"
 	ssosaml "github.com/gatehouse-dev/gatehouse/internal/sso/saml"
 	"github.com/gatehouse-dev/gatehouse/internal/testidp"
@@ -267,7 +268,7 @@ func BenchmarkValidateResponse(b *testing.B) {
 	}{{"fast", &ssosaml.Validator{}}, {"crewjam", crewjamOnly}} {
 		b.Run(mode.name, func(b *testing.B) {
 			b.ReportAllocs()
-			cpu0 := processCPU()
+			cpu0 := cputime.Process()
 			for b.Loop() {
 				sp, err := ssosaml.NewServiceProvider(ssosaml.Config{EntityID: spEntity, ACSURL: spACS, MetadataURL: spEntity,
 					IdPEntityID: idp.EntityID(), IdPSSOURL: idp.SSOURL(), Certificates: []*x509.Certificate{cert}, AllowIdPInitiated: true, ReplayCache: cache})
@@ -282,7 +283,7 @@ func BenchmarkValidateResponse(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(cputime.Process()-cpu0)/float64(b.N), "cpu-ns/op")
 			if fast, _ := mode.v.Stats(); mode.name == "fast" && fast == 0 {
 				b.Fatal("the fast path accepted nothing")
 			}
@@ -303,11 +304,11 @@ func BenchmarkRSAVerify(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
-	cpu0 := processCPU()
+	cpu0 := cputime.Process()
 	for b.Loop() {
 		if err := rsa.VerifyPKCS1v15(&key.PublicKey, crypto.SHA256, sum[:], sig); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(cputime.Process()-cpu0)/float64(b.N), "cpu-ns/op")
 }
