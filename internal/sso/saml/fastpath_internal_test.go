@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,25 +28,6 @@ const (
 type acceptAll struct{}
 
 func (acceptAll) Consume(string, time.Time) error { return nil }
-
-// memCache refuses an ID it has seen.
-type memCache struct {
-	mu   sync.Mutex
-	seen map[string]time.Time
-}
-
-func (m *memCache) Consume(id string, until time.Time) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.seen[id]; ok {
-		return saml.ErrAssertionReplayed
-	}
-	if m.seen == nil {
-		m.seen = map[string]time.Time{}
-	}
-	m.seen[id] = until
-	return nil
-}
 
 type testIdP struct {
 	idp *testidp.SAMLIdP
